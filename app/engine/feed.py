@@ -1,0 +1,63 @@
+"""One run's live feed: the committed events, shared by all of the run's subscribers.
+
+A single buffer per run (not a queue per subscriber): each subscriber keeps only its own
+resume point and reads ``events_after(seq)``. Waiting uses a generation event that is
+replaced at each publish, so a subscriber that checks ``last_seq`` and then waits can never
+miss a publish in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+
+from app.engine.events import LogEvent
+
+# Events kept in memory per run; an older resume point is served from the database.
+FEED_MEMORY_EVENTS = 4096
+
+
+class RunFeed:
+    def __init__(self, run_id: str, last_seq: int) -> None:
+        self.run_id = run_id
+        self.last_seq = last_seq
+        self.closed = False
+        self._events: list[LogEvent] = []
+        self._seqs: list[int] = []
+        self._changed = asyncio.Event()
+
+    def publish(self, events: list[LogEvent]) -> None:
+        self._events.extend(events)
+        self._seqs.extend(e.seq for e in events)
+        if len(self._events) > FEED_MEMORY_EVENTS:
+            drop = len(self._events) - FEED_MEMORY_EVENTS
+            del self._events[:drop], self._seqs[:drop]
+        self.last_seq = events[-1].seq
+        self._notify()
+
+    def close(self) -> None:
+        self.closed = True
+        self._notify()
+
+    def events_after(self, seq: int) -> list[LogEvent] | None:
+        """Events with a seq above ``seq``; None when memory no longer reaches back that far."""
+        if seq >= self.last_seq:
+            return []
+        if not self._seqs or self._seqs[0] > seq + 1:
+            return None
+        return self._events[bisect.bisect_right(self._seqs, seq):]
+
+    async def wait_beyond(self, seq: int, timeout_s: float) -> bool:
+        """Wait until an event past ``seq`` is published or the feed closes; False on timeout."""
+        changed = self._changed
+        if self.last_seq > seq or self.closed:
+            return True
+        try:
+            await asyncio.wait_for(changed.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()

@@ -1,0 +1,215 @@
+"""The run event log: batched append, replay after a seq, live tail.
+
+Invariant: **persist first, then publish** — a subscriber never sees an event that is not
+committed, so a client is never ahead of the database.
+
+- ``append`` is synchronous and cheap: it queues the event in memory (a delta is merged into
+  a trailing delta of the same run) and wakes the writer.
+- The writer assigns seqs and commits everything queued for all runs in one transaction,
+  at most once per ``flush_interval_s`` while busy and at once after a quiet spell, then
+  publishes the committed events to each run's ``RunFeed``.
+- ``follow`` replays from the database after a resume point and then tails the feed; the
+  SSE endpoint and any other reader use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+
+from app.engine.events import Delta, End, LogEvent, PendingEvent, Status
+from app.engine.feed import RunFeed
+from app.engine.store import RunUpdate, Store
+
+logger = logging.getLogger(__name__)
+
+WRITE_RETRY_S = 0.5
+
+
+@dataclasses.dataclass
+class _RunBuffer:
+    """What one run has queued since the last commit; deltas are kept as parts and joined once."""
+
+    last_seq: int
+    feed: RunFeed
+    pending: list[PendingEvent | list[str]] = dataclasses.field(default_factory=list)
+    # Answer text so far, as parts; joined once when an end event needs the final text.
+    text_parts: list[str] = dataclasses.field(default_factory=list)
+    attempts: list[dict] | None = None
+
+
+class EventLog:
+    def __init__(self, store: Store, flush_interval_s: float) -> None:
+        self._store = store
+        self._flush_interval_s = flush_interval_s
+        self._runs: dict[str, _RunBuffer] = {}
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._unwritten: list[tuple[str, LogEvent]] = []
+        self._unwritten_updates: dict[str, RunUpdate] = {}
+
+    # -- producing -------------------------------------------------------------------------
+
+    def open(self, run_id: str, last_seq: int, text_so_far: str = "") -> RunFeed:
+        """Start producing for a run (its runner calls this once); returns its live feed."""
+        if run_id in self._runs:
+            raise RuntimeError(f"run {run_id} already has a producer")
+        feed = RunFeed(run_id, last_seq)
+        self._runs[run_id] = _RunBuffer(last_seq=last_seq, feed=feed, text_parts=[text_so_far])
+        return feed
+
+    def append(self, run_id: str, event: PendingEvent) -> None:
+        buffer = self._runs[run_id]
+        if isinstance(event, Delta):
+            buffer.text_parts.append(event.text)
+            if buffer.pending and isinstance(buffer.pending[-1], list):
+                buffer.pending[-1].append(event.text)
+            else:
+                buffer.pending.append([event.text])
+        else:
+            buffer.pending.append(event)
+        self._idle.clear()
+        self._wake.set()
+
+    def set_attempts(self, run_id: str, attempts: list[dict]) -> None:
+        """Record the run's attempts; written with its next commit."""
+        self._runs[run_id].attempts = [dict(a) for a in attempts]
+        self._idle.clear()
+        self._wake.set()
+
+    def feed(self, run_id: str) -> RunFeed | None:
+        buffer = self._runs.get(run_id)
+        return buffer.feed if buffer else None
+
+    async def durable(self) -> None:
+        """Wait until everything appended so far is committed and published."""
+        await self._idle.wait()
+
+    # -- the writer ------------------------------------------------------------------------
+
+    async def run_writer(self) -> None:
+        """The single writer loop; runs until cancelled (flush once more before cancelling)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            started = loop.time()
+            await self.flush()
+            # Rate-limit commits while busy; a quiet log flushes the next event at once.
+            await asyncio.sleep(max(0.0, self._flush_interval_s - (loop.time() - started)))
+
+    async def flush(self) -> None:
+        self._wake.clear()
+        self._take_pending()
+        if not self._unwritten and not self._unwritten_updates:
+            self._idle.set()
+            return
+        events, updates = self._unwritten, self._unwritten_updates
+        try:
+            await asyncio.to_thread(self._store.write_batch, events, updates)
+        except Exception:
+            logger.exception("event log commit failed; retrying in %.1f s", WRITE_RETRY_S)
+            await asyncio.sleep(WRITE_RETRY_S)
+            self._wake.set()
+            return
+        self._unwritten, self._unwritten_updates = [], {}
+        self._publish(events)
+        if not self._wake.is_set():
+            self._idle.set()
+
+    def _take_pending(self) -> None:
+        """Give queued events their seqs and fold them into the batch waiting to be written."""
+        for run_id, buffer in list(self._runs.items()):
+            if not buffer.pending and buffer.attempts is None:
+                continue
+            update = _RunUpdateBuilder(self._unwritten_updates.get(run_id), buffer.last_seq)
+            for item in buffer.pending:
+                pending = Delta("".join(item)) if isinstance(item, list) else item
+                buffer.last_seq += 1
+                self._unwritten.append((run_id, pending.to_event(buffer.last_seq)))
+                update.apply(pending, buffer.last_seq, buffer)
+            if buffer.attempts is not None:
+                update.attempts = buffer.attempts
+            buffer.pending, buffer.attempts = [], None
+            self._unwritten_updates[run_id] = update.build()
+
+    def _publish(self, events: list[tuple[str, LogEvent]]) -> None:
+        by_run: dict[str, list[LogEvent]] = {}
+        for run_id, event in events:
+            by_run.setdefault(run_id, []).append(event)
+        for run_id, run_events in by_run.items():
+            buffer = self._runs.get(run_id)
+            if buffer is None:
+                continue
+            buffer.feed.publish(run_events)
+            if run_events[-1].kind == "end" and not buffer.pending:
+                # The producer is done; readers that hold the feed finish from it.
+                buffer.feed.close()
+                del self._runs[run_id]
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def follow(self, run_id: str, after: int, tick_s: float) -> AsyncIterator[list[LogEvent]]:
+        """Events after ``after``, replayed then live, and ``[]`` every ``tick_s`` (for heartbeats).
+
+        Ends after an ``end`` event that is the run's last, or when no producer is live here
+        (the run's state then comes from the database).
+        """
+        loop = asyncio.get_running_loop()
+        feed = self.feed(run_id)  # taken before the replay, so nothing falls between the two
+        batch = await asyncio.to_thread(self._store.events_after, run_id, after)
+        next_tick = loop.time() + tick_s
+        while True:
+            if batch:
+                yield batch
+                after = batch[-1].seq
+            if loop.time() >= next_tick:
+                yield []
+                next_tick = loop.time() + tick_s
+            if feed is None or (batch and batch[-1].kind == "end" and feed.last_seq <= after):
+                return
+            batch = feed.events_after(after)
+            if batch is None:  # fell behind the feed's memory: read the gap from the database
+                batch = await asyncio.to_thread(self._store.events_after, run_id, after)
+            if not batch:
+                if feed.closed:
+                    return
+                await feed.wait_beyond(after, max(0.0, next_tick - loop.time()))
+
+
+@dataclasses.dataclass
+class _RunUpdateBuilder:
+    previous: RunUpdate | None
+    last_seq: int
+    state: object = None
+    finish_reason: str | None = None
+    error: str | None = None
+    attempts: list[dict] | None = None
+    final_text: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.previous is not None:
+            for name in ("state", "finish_reason", "error", "attempts", "final_text"):
+                setattr(self, name, getattr(self.previous, name))
+
+    def apply(self, event: PendingEvent, seq: int, buffer: _RunBuffer) -> None:
+        self.last_seq = seq
+        if isinstance(event, Status):
+            self.state = event.state
+        elif isinstance(event, End):
+            self.state = event.state
+            self.finish_reason = event.finish_reason
+            self.error = event.error
+            self.final_text = "".join(buffer.text_parts)
+
+    def build(self) -> RunUpdate:
+        return RunUpdate(
+            last_seq=self.last_seq,
+            state=self.state,
+            finish_reason=self.finish_reason,
+            error=self.error,
+            attempts=self.attempts,
+            final_text=self.final_text,
+        )

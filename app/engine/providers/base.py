@@ -1,0 +1,50 @@
+"""The provider abstraction: a chat request in, text deltas and one end marker out.
+
+Each wire format is a small adapter behind ``Provider.stream``. An adapter yields
+``TextDelta`` items and, only when the upstream said the answer is finished, one
+``StreamEnd``. A stream that stops without it is not finished: the runner treats that as
+``IncompleteStream``, never as ``complete``.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import AsyncIterator
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ChatRequest:
+    messages: tuple[ChatMessage, ...]
+    model: str
+    max_tokens: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StreamEnd:
+    finish_reason: str  # "stop" | "length" | provider-specific; "length" means truncated
+
+
+StreamItem = TextDelta | StreamEnd
+
+
+class Provider(abc.ABC):
+    name: str  # short id used in configuration and stored on runs, e.g. "openai"
+    label: str  # what a person reads, e.g. "OpenAI-compatible (api.example.com)"
+    default_model: str
+    is_demo: bool = False
+
+    @abc.abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        """Yield the answer; raise ``errors.UpstreamError`` subclasses on failure."""

@@ -1,0 +1,166 @@
+"""The engine's front door, shared by the HTTP API and the Reflex UI.
+
+``ChatService`` owns the database, the event log, the runner and the provider, validates
+what users send (one set of rules for every entry point), and hands out replays. It has a
+lifecycle: ``start()`` opens the database, recovers unfinished runs and starts the log
+writer; ``close()`` stops runs and flushes the log. Constructing it does no I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+
+from app.engine.db import open_database
+from app.engine.events import LogEvent
+from app.engine.history import History
+from app.engine.log import EventLog
+from app.engine.providers import Provider, build_provider
+from app.engine.runner import Runner
+from app.engine.store import ConversationNotFound, NewRun, RunRow, Store
+from app.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_CLIENT_REQUEST_ID_CHARS = 200
+
+
+class InputError(ValueError):
+    """Input a user or client must fix; ``code`` is machine-readable, the message is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRequest:
+    content: str
+    client_request_id: str
+    conversation_id: str | None = None
+    model: str | None = None
+    max_tokens: int | None = None
+
+
+class ChatService:
+    def __init__(self, settings: Settings, provider: Provider | None = None) -> None:
+        self.settings = settings
+        self._provider_override = provider
+        self.provider: Provider | None = provider
+        self.store: Store | None = None
+        self.history: History | None = None
+        self.log: EventLog | None = None
+        self.runner: Runner | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._writer: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        engine = await asyncio.to_thread(open_database, self.settings.database_url)
+        self.store, self.history = Store(engine), History(engine)
+        self.log = EventLog(self.store, self.settings.log_flush_interval_s)
+        self._writer = asyncio.create_task(self.log.run_writer(), name="event-log-writer")
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s)
+        )
+        self.provider = self._provider_override or build_provider(self.settings, self._http)
+        self.runner = Runner(self.store, self.history, self.log, self.provider)
+        recovered = await self.runner.recover()
+        if recovered:
+            logger.info("marked %d unfinished run(s) from a previous process as interrupted", recovered)
+
+    async def close(self) -> None:
+        if self.runner is not None:
+            await self.runner.shutdown()
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+        if self.store is not None:
+            self.store.engine.dispose()
+
+    # -- runs ------------------------------------------------------------------------------
+
+    async def start_run(self, request: RunRequest) -> tuple[RunRow, bool]:
+        """Start an answer; the same ``client_request_id`` returns the same run, never a second one."""
+        new = self._validate(request)
+        try:
+            run, created = await asyncio.to_thread(self.store.create_run, new)
+        except ConversationNotFound:
+            raise NotFound("conversation") from None
+        if created:
+            self.runner.start(run)
+        return run, created
+
+    def _validate(self, request: RunRequest) -> NewRun:
+        limits = self.settings
+        if not isinstance(request.content, str) or not request.content.strip():
+            raise InputError("empty_content", "The message is empty.")
+        if len(request.content) > limits.max_content_chars:
+            raise InputError(
+                "content_too_long", f"The message is longer than {limits.max_content_chars} characters."
+            )
+        crid = request.client_request_id
+        if not isinstance(crid, str) or not crid.strip() or len(crid) > MAX_CLIENT_REQUEST_ID_CHARS:
+            raise InputError(
+                "bad_client_request_id",
+                f"client_request_id must be a non-empty string of at most {MAX_CLIENT_REQUEST_ID_CHARS} characters.",
+            )
+        if request.conversation_id is not None and not isinstance(request.conversation_id, str):
+            raise InputError("bad_conversation_id", "conversation_id must be a string or null.")
+        model = request.model if request.model is not None else self.provider.default_model
+        if not isinstance(model, str) or not model.strip():
+            raise InputError("bad_model", "model must be a non-empty string or null.")
+        max_tokens = request.max_tokens
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= limits.max_tokens_cap
+        ):
+            raise InputError("bad_max_tokens", f"max_tokens must be a whole number from 1 to {limits.max_tokens_cap}.")
+        return NewRun(
+            content=request.content,
+            client_request_id=crid,
+            conversation_id=request.conversation_id,
+            provider=self.provider.name,
+            model=model,
+            max_tokens=max_tokens,
+        )
+
+    async def get_run(self, run_id: str) -> RunRow:
+        run = await asyncio.to_thread(self.store.get_run, run_id)
+        if run is None:
+            raise NotFound("run")
+        return run
+
+    async def run_view(self, run_id: str) -> dict:
+        """``GET /api/runs/{id}``: the run as the contract shows it."""
+        run = await self.get_run(run_id)
+        text = await asyncio.to_thread(self.store.run_text, run_id)
+        return {
+            "run_id": run.id,
+            "conversation_id": run.conversation_id,
+            "state": str(run.state),
+            "text": text,
+            "last_seq": run.last_seq,
+            "finish_reason": run.finish_reason,
+            "error": run.error,
+            "attempts": run.attempts,
+            "provider": run.provider,
+            "model": run.model,
+        }
+
+    async def stop_run(self, run_id: str) -> RunRow:
+        await self.get_run(run_id)
+        await self.runner.stop(run_id)
+        return await self.get_run(run_id)
+
+    def follow(self, run_id: str, after: int) -> AsyncIterator[list[LogEvent]]:
+        return self.log.follow(run_id, after, tick_s=self.settings.heartbeat_interval_s)

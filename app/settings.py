@@ -1,0 +1,104 @@
+"""Typed settings, read once from the environment and passed in.
+
+Nothing reads ``os.environ`` anywhere else: the engine, the web layer and the UI receive a
+``Settings`` object, so tests build one by hand and no module has import-time side effects.
+Provider variables follow the ecosystem's names (``OPENAI_API_KEY`` …); Unbroken's own knobs
+are prefixed ``UNBROKEN_``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+
+DEFAULT_DATABASE_URL = "sqlite:///data/unbroken.db"
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    port: int = 3000
+    # Provider selection: OpenAI-compatible when a key or a base URL is given, else demo.
+    openai_api_key: str | None = dataclasses.field(default=None, repr=False)
+    openai_base_url: str | None = None
+    openai_model: str = DEFAULT_OPENAI_MODEL
+    demo_tokens_per_s: float = 40.0
+    # Delivery.
+    heartbeat_interval_s: float = 15.0
+    sse_retry_ms: int = 1000
+    log_flush_interval_s: float = 0.05
+    # Input limits.
+    max_request_bytes: int = 256 * 1024
+    max_content_chars: int = 100_000
+    max_tokens_cap: int = 32_768
+    # Upstream timeouts (seconds).
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
+
+    @property
+    def provider_name(self) -> str:
+        return "openai" if (self.openai_api_key or self.openai_base_url) else "demo"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        return cls(
+            database_url=reader.text("DATABASE_URL", DEFAULT_DATABASE_URL),
+            port=reader.integer("PORT", 3000, low=1, high=65535),
+            openai_api_key=reader.optional("OPENAI_API_KEY"),
+            openai_base_url=reader.optional("OPENAI_BASE_URL"),
+            openai_model=reader.text("OPENAI_MODEL", DEFAULT_OPENAI_MODEL),
+            demo_tokens_per_s=reader.number("UNBROKEN_DEMO_TOKENS_PER_S", 40.0, low=0.1),
+            heartbeat_interval_s=reader.number("UNBROKEN_HEARTBEAT_S", 15.0, low=0.05),
+            sse_retry_ms=reader.integer("UNBROKEN_SSE_RETRY_MS", 1000, low=0),
+            log_flush_interval_s=reader.number("UNBROKEN_LOG_FLUSH_MS", 50.0, low=1.0) / 1000,
+            max_request_bytes=reader.integer("UNBROKEN_MAX_REQUEST_BYTES", 256 * 1024, low=1024),
+            max_content_chars=reader.integer("UNBROKEN_MAX_CONTENT_CHARS", 100_000, low=1),
+            max_tokens_cap=reader.integer("UNBROKEN_MAX_TOKENS_CAP", 32_768, low=1),
+            connect_timeout_s=reader.number("UNBROKEN_CONNECT_TIMEOUT_S", 10.0, low=0.01),
+            read_timeout_s=reader.number("UNBROKEN_READ_TIMEOUT_S", 60.0, low=0.01),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Reader:
+    env: Mapping[str, str]
+
+    def optional(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.optional(name) or default
+
+    def number(self, name: str, default: float, *, low: float) -> float:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if value < low:
+            raise SettingsError(f"{name} must be at least {low}, got {raw!r}")
+        return value
+
+    def integer(self, name: str, default: int, *, low: int, high: int | None = None) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        if value < low or (high is not None and value > high):
+            raise SettingsError(f"{name} must be between {low} and {high or '∞'}, got {raw!r}")
+        return value

@@ -1,0 +1,1 @@
+"""HTTP and SSE: Starlette routes over the engine. Knows no Reflex components."""

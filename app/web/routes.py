@@ -1,0 +1,77 @@
+"""The public HTTP API (design.md, "Public HTTP API") as Starlette routes.
+
+Handlers are thin: parse, call ``ChatService``, shape the JSON. Engine exceptions map to the
+contract's error shape in one place (``_guard``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.engine.service import ChatService, InputError, NotFound, RunRequest
+from app.web.responses import HTTPProblem, error_response, read_json_object
+from app.web.stream import run_events
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _guard(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except HTTPProblem as problem:
+            return problem.response()
+        except InputError as exc:
+            return error_response(400, exc.code, exc.message)
+        except NotFound as exc:
+            return error_response(404, "not_found", f"No such {exc.args[0] if exc.args else 'resource'}.")
+
+    return guarded
+
+
+def api_routes(service: ChatService) -> list[Route]:
+    async def create_run(request: Request) -> Response:
+        body = await read_json_object(request, service.settings.max_request_bytes)
+        run, created = await service.start_run(
+            RunRequest(
+                content=body.get("content"),
+                client_request_id=body.get("client_request_id"),
+                conversation_id=body.get("conversation_id"),
+                model=body.get("model"),
+                max_tokens=body.get("max_tokens"),
+            )
+        )
+        payload = {
+            "run_id": run.id,
+            "conversation_id": run.conversation_id,
+            "message_id": run.message_id,
+            "events_url": f"/api/runs/{run.id}/events",
+        }
+        return JSONResponse(payload, status_code=201 if created else 200)
+
+    async def get_run(request: Request) -> Response:
+        return JSONResponse(await service.run_view(request.path_params["run_id"]))
+
+    async def events(request: Request) -> Response:
+        return await run_events(service, request, request.path_params["run_id"])
+
+    async def stop(request: Request) -> Response:
+        await service.stop_run(request.path_params["run_id"])
+        return JSONResponse(await service.run_view(request.path_params["run_id"]))
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "provider": service.provider.name if service.provider else None})
+
+    return [
+        Route("/api/runs", _guard(create_run), methods=["POST"]),
+        Route("/api/runs/{run_id}", _guard(get_run), methods=["GET"]),
+        Route("/api/runs/{run_id}/events", _guard(events), methods=["GET"]),
+        Route("/api/runs/{run_id}/stop", _guard(stop), methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]

@@ -1,0 +1,59 @@
+"""``GET /api/runs/{run_id}/events``: replay the run log after the resume point, then tail it.
+
+The endpoint never touches the run: it only reads the log (``ChatService.follow``). Wire
+details (design.md): ``retry:`` first, a ``ping`` event without ``id:`` at once and then at
+least every heartbeat interval, ``id: <seq>`` on every log event, close after ``end``,
+``204`` when a finished run has nothing after the resume point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from app.engine.service import ChatService
+from app.engine.sse import encode_event, encode_retry
+from app.web.responses import HTTPProblem
+
+PING = encode_event("ping", "{}")
+SSE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",  # nginx: do not buffer this response
+}
+_MAX_SEQ_DIGITS = 18
+
+
+def parse_resume_point(last_event_id: str | None, after: str | None) -> int:
+    """The seq to resume after: ``Last-Event-ID``, else ``?after=``, else 0.
+
+    Raises ValueError for anything but a plain non-negative whole number.
+    """
+    raw = last_event_id if last_event_id else after
+    if raw is None:
+        return 0
+    raw = raw.strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > _MAX_SEQ_DIGITS:
+        raise ValueError(f"not a sequence number: {raw[:40]!r}")
+    return int(raw)
+
+
+async def run_events(service: ChatService, request: Request, run_id: str) -> Response:
+    try:
+        after = parse_resume_point(request.headers.get("last-event-id"), request.query_params.get("after"))
+    except ValueError:
+        raise HTTPProblem(400, "bad_resume_point", "Last-Event-ID / after must be a whole number ≥ 0.") from None
+    run = await service.get_run(run_id)
+    if run.state.is_terminal and after >= run.last_seq:
+        return Response(status_code=204)
+    return StreamingResponse(
+        _event_stream(service, run_id, after), media_type="text/event-stream", headers=SSE_HEADERS
+    )
+
+
+async def _event_stream(service: ChatService, run_id: str, after: int) -> AsyncIterator[bytes]:
+    yield encode_retry(service.settings.sse_retry_ms) + PING
+    async for batch in service.follow(run_id, after):
+        # Everything committed since the last write goes out in one write.
+        yield b"".join(encode_event(e.kind, e.data, e.seq) for e in batch) if batch else PING
