@@ -17,6 +17,9 @@ import dataclasses
 import re
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 @dataclasses.dataclass(frozen=True)
 class SSEMessage:
     event: str
@@ -56,7 +59,8 @@ class SSEDecoder:
     def __init__(self, max_line_chars: int = 4 * 1024 * 1024) -> None:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._max_line_chars = max_line_chars
-        self._partial = ""  # text after the last line break
+        self._partial: list[str] = []  # text after the last line break, as received
+        self._partial_chars = 0
         self._at_start = True  # a leading BOM is dropped once
         self._skip_lf = False  # the previous chunk ended in CR: a leading LF belongs to it
         self._event = ""
@@ -75,8 +79,8 @@ class SSEDecoder:
         """End of stream: decode what is left; an unterminated message is discarded (spec)."""
         messages = self._feed_text(self._utf8.decode(b"", final=True))
         if self._partial:
-            messages.extend(self._process_line(self._partial))
-            self._partial = ""
+            messages.extend(self._process_line("".join(self._partial)))
+            self._partial, self._partial_chars = [], 0
         self._event, self._data = "", []
         return messages
 
@@ -87,16 +91,21 @@ class SSEDecoder:
         if self._skip_lf and text:
             text = text.removeprefix("\n")
             self._skip_lf = False
+        *lines, rest = _LINE_BREAK.split(text)
+        if lines:
+            # The text before the first break completes the line the earlier chunks began.
+            lines[0] = "".join(self._partial) + lines[0]
+            self._partial, self._partial_chars = [], 0
+            # A trailing lone CR ended the last line; an LF opening the next chunk belongs to it.
+            self._skip_lf = rest == "" and text.endswith("\r")
+        if rest:
+            self._partial.append(rest)
+            self._partial_chars += len(rest)
+            if self._partial_chars > self._max_line_chars:
+                raise SSELineTooLong(f"an SSE line exceeded {self._max_line_chars} characters")
         messages: list[SSEMessage] = []
-        for line, complete in _split_lines(self._partial + text):
-            if not complete:
-                if len(line) > self._max_line_chars:
-                    raise SSELineTooLong(f"an SSE line exceeded {self._max_line_chars} characters")
-                self._partial = line
-                return messages
+        for line in lines:
             messages.extend(self._process_line(line))
-        self._partial = ""
-        self._skip_lf = text.endswith("\r")
         return messages
 
     def _process_line(self, line: str) -> list[SSEMessage]:
@@ -125,17 +134,3 @@ class SSEDecoder:
             return []
         return [SSEMessage(event=event, data="\n".join(data), last_event_id=self._last_event_id)]
 
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def _split_lines(text: str):
-    """Yield ``(line, complete)``; the final piece (after the last break) is incomplete.
-
-    A trailing lone ``\\r`` ends a line; the caller drops a ``\\n`` that follows it in the next
-    chunk, so ``\\r\\n`` split across chunks still counts once.
-    """
-    *lines, rest = _LINE_BREAK.split(text)
-    for line in lines:
-        yield line, True
-    yield rest, False

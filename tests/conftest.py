@@ -1,0 +1,55 @@
+"""Shared fixtures: settings on a fresh SQLite file, the API on a real port, the fake upstream."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from app.engine.service import ChatService
+from app.settings import Settings
+from app.web.asgi import build_api_app
+from tests.fakes.server import ServerThread
+from tests.fakes.upstream import FakeUpstream
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path}/unbroken.db",
+        demo_tokens_per_s=2000,
+        heartbeat_interval_s=1.0,
+        sse_retry_ms=100,
+    )
+
+
+@pytest.fixture
+async def service(settings):
+    chat = ChatService(settings)
+    await chat.start()
+    yield chat
+    await chat.close()
+
+
+@pytest.fixture
+def upstream():
+    with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture
+def api_against(settings):
+    """Start the API (no Reflex) on a real port against the given upstream, or the demo."""
+    servers = []
+
+    def start(upstream: FakeUpstream | None = None, **overrides) -> ServerThread:
+        config = dataclasses.replace(settings, **overrides)
+        if upstream is not None:
+            config = dataclasses.replace(config, openai_base_url=upstream.base_url, openai_api_key="sk-test-key")
+        server = ServerThread(build_api_app(ChatService(config)))
+        servers.append(server.__enter__())
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
