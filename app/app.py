@@ -1,0 +1,32 @@
+"""Wiring only: the Reflex app, its pages, the API routes and the engine's lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+
+import reflex as rx
+from starlette.applications import Starlette
+
+from app.runtime import chat_service
+from app.ui.pages import chat_page
+from app.ui.state import ChatState
+from app.web.routes import api_routes
+
+
+@contextlib.asynccontextmanager
+async def engine_lifespan():
+    service = chat_service()
+    await service.start()
+    try:
+        yield
+    finally:
+        await service.close()
+
+
+app = rx.App(
+    api_transformer=Starlette(routes=api_routes(chat_service())),
+    stylesheets=["/unbroken.css"],
+)
+app.register_lifespan_task(engine_lifespan)
+app.add_page(chat_page, route="/", title="Unbroken", on_load=ChatState.load)
+app.add_page(chat_page, route="/c/[conversation_id]", title="Unbroken", on_load=ChatState.load)

@@ -1,0 +1,91 @@
+"""The chat page: conversation list, messages, composer (UI hooks of design.md)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from app.ui.state import ChatState, MessageItem
+from app.ui.stream_component import resilient_stream
+
+
+def _sidebar() -> rx.Component:
+    return rx.el.nav(
+        rx.link("+ New chat", href="/", class_name="ub-new-chat"),
+        rx.el.ul(
+            rx.foreach(
+                ChatState.conversations,
+                lambda c: rx.el.li(
+                    rx.link(c.title, href="/c/" + c.id, class_name="ub-conversation-link"),
+                    class_name=rx.cond(c.id == ChatState.current_id, "ub-current", ""),
+                ),
+            ),
+            class_name="ub-conversation-list",
+        ),
+        class_name="ub-sidebar",
+        aria_label="Conversations",
+    )
+
+
+def _demo_banner() -> rx.Component:
+    return rx.cond(
+        ChatState.is_demo,
+        rx.el.div(
+            rx.el.strong("Demo mode: "),
+            "answers come from Unbroken's built-in demo provider, not a model. "
+            "Set OPENAI_API_KEY (and OPENAI_BASE_URL for other OpenAI-compatible servers) to connect a real API.",
+            class_name="ub-banner",
+            role="note",
+        ),
+    )
+
+
+def _message(message: MessageItem) -> rx.Component:
+    return rx.cond(
+        message.role == "user",
+        rx.el.div(message.content, class_name="ub-question", data_testid="user-message"),
+        resilient_stream(
+            key=message.run_id,
+            run_id=message.run_id,
+            events_url="/api/runs/" + message.run_id + "/events",
+            stop_url="/api/runs/" + message.run_id + "/stop",
+            initial_state=message.run_state,
+            initial_text=message.content,
+            heartbeat_ms=ChatState.heartbeat_ms,
+            demo=ChatState.is_demo,
+        ),
+    )
+
+
+def _composer() -> rx.Component:
+    return rx.form(
+        rx.el.textarea(
+            name="content",
+            placeholder="Ask anything — Enter sends, Shift+Enter adds a line",
+            custom_attrs={"aria-label": "Message"},
+            enter_key_submit=True,
+            auto_focus=True,
+            rows=3,
+            class_name="ub-composer-input",
+        ),
+        rx.el.button("Send", type="submit", custom_attrs={"aria-label": "Send"}, class_name="ub-button ub-send"),
+        on_submit=ChatState.send,
+        reset_on_submit=True,
+        class_name="ub-composer",
+    )
+
+
+def chat_page() -> rx.Component:
+    return rx.el.div(
+        _sidebar(),
+        rx.el.main(
+            _demo_banner(),
+            rx.cond(ChatState.notice != "", rx.el.div(ChatState.notice, class_name="ub-notice", role="alert")),
+            rx.el.h1(rx.cond(ChatState.title != "", ChatState.title, "New chat"), class_name="ub-title"),
+            rx.el.section(rx.foreach(ChatState.messages, _message), class_name="ub-messages"),
+            _composer(),
+            class_name="ub-main",
+        ),
+        class_name="ub-layout",
+    )
+
+

@@ -1,0 +1,93 @@
+"""The chat page's Reflex state: the conversation list, the open conversation's messages and
+what the composer sends. Coarse facts only — answer text streams outside state."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+
+import reflex as rx
+
+from app.engine.service import InputError, NotFound, RunRequest
+from app.runtime import chat_service
+
+
+@dataclasses.dataclass
+class ConversationItem:
+    id: str
+    title: str
+
+
+@dataclasses.dataclass
+class MessageItem:
+    id: str
+    role: str
+    content: str
+    run_id: str
+    run_state: str
+
+
+class ChatState(rx.State):
+    conversations: list[ConversationItem] = []
+    messages: list[MessageItem] = []
+    current_id: str = ""
+    title: str = ""
+    notice: str = ""
+    is_demo: bool = False
+    provider_label: str = ""
+    heartbeat_ms: int = 15000
+
+    def _route_conversation_id(self) -> str:
+        parts = self.router.url.path.strip("/").split("/")
+        return parts[1] if len(parts) == 2 and parts[0] == "c" else ""
+
+    @rx.event
+    async def load(self):
+        """on_load of both pages: read the list and, on /c/<id>, that conversation."""
+        service = chat_service()
+        self.is_demo = service.provider.is_demo
+        self.provider_label = service.provider.label
+        self.heartbeat_ms = int(service.settings.heartbeat_interval_s * 1000)
+        self.notice = ""
+        self.current_id = self._route_conversation_id()
+        await self._refresh()
+
+    async def _refresh(self) -> None:
+        history = chat_service().history
+        summaries = await asyncio.to_thread(history.conversations)
+        self.conversations = [ConversationItem(c.id, c.title) for c in summaries]
+        if not self.current_id:
+            self.title, self.messages = "", []
+            return
+        conversation = await asyncio.to_thread(history.conversation, self.current_id)
+        if conversation is None:
+            self.title, self.messages = "", []
+            self.notice = "This conversation does not exist (or was deleted)."
+            return
+        views = await asyncio.to_thread(history.messages, self.current_id)
+        self.title = conversation.title
+        self.messages = [
+            MessageItem(v.id, v.role, v.content, v.run_id or "", str(v.run_state or "")) for v in views
+        ]
+
+    @rx.event
+    async def send(self, form: dict):
+        content = form.get("content", "")
+        request = RunRequest(
+            content=content,
+            client_request_id=form.get("client_request_id") or uuid.uuid4().hex,
+            conversation_id=self.current_id or None,
+        )
+        try:
+            run, _ = await chat_service().start_run(request)
+        except InputError as exc:
+            self.notice = exc.message
+            return
+        except NotFound:
+            self.notice = "This conversation does not exist (or was deleted)."
+            return
+        self.notice = ""
+        if not self.current_id:
+            return rx.redirect(f"/c/{run.conversation_id}")
+        await self._refresh()

@@ -1,0 +1,22 @@
+"""``ResilientStream``: the Reflex wrapper around assets/resilient_stream.jsx."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+class ResilientStream(rx.Component):
+    library = "$/public/resilient_stream.jsx"
+    tag = "ResilientStream"
+    lib_dependencies: list[str] = ["react-markdown@10.1.0", "remark-gfm@4.0.1"]
+
+    run_id: rx.Var[str]
+    events_url: rx.Var[str]
+    stop_url: rx.Var[str]
+    initial_state: rx.Var[str]
+    initial_text: rx.Var[str]
+    heartbeat_ms: rx.Var[int]
+    demo: rx.Var[bool]
+
+
+resilient_stream = ResilientStream.create

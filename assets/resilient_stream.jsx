@@ -1,0 +1,92 @@
+// The assistant message: follows its run's event stream and shows text, run state and
+// connection state. A thin React wrapper over stream_apply.js (pure) and stream_client.js
+// (I/O). Tokens reach the page here, never through Reflex state.
+
+import { useEffect, useRef, useState } from "react";
+import { AnswerMarkdown } from "./answer_markdown.jsx";
+import { applyEvent, connectionLabel, initialModel, isEnded } from "./stream_apply.js";
+import { followRun } from "./stream_client.js";
+
+const STATE_LABELS = {
+  queued: "Queued",
+  connecting: "Connecting to the model…",
+  streaming: "",
+  retrying: "Retrying",
+  continuing: "Continuing from where it stopped",
+  complete: "",
+  truncated: "Reached the length limit",
+  stopped: "Stopped",
+  failed: "Failed",
+  interrupted: "Interrupted",
+};
+
+function useNow(active) {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    if (!active) return undefined;
+    const timer = setInterval(() => setNow(Date.now()), 500);
+    return () => clearInterval(timer);
+  }, [active]);
+  return now;
+}
+
+export function ResilientStream({ runId, eventsUrl, stopUrl, initialState, initialText, heartbeatMs, demo }) {
+  const startEnded = isEnded({ runState: initialState });
+  const [model, setModel] = useState(() =>
+    initialModel({ runState: initialState, text: startEnded ? initialText || "" : "" }),
+  );
+  const modelRef = useRef(model);
+  const [conn, setConn] = useState({ state: startEnded ? "closed" : "connecting", attempt: 0 });
+  const now = useNow(conn.state === "reconnecting");
+
+  useEffect(() => {
+    if (startEnded) return undefined;
+    const follower = followRun({
+      url: eventsUrl,
+      heartbeatMs: heartbeatMs || 15000,
+      getLastSeq: () => modelRef.current.lastSeq,
+      onEvent: (kind, data) => {
+        const { model: next, outcome } = applyEvent(modelRef.current, kind, data);
+        if (outcome === "applied") {
+          modelRef.current = next;
+          setModel(next);
+        }
+        return outcome;
+      },
+      onConnection: setConn,
+    });
+    return () => follower.close();
+  }, [runId]);
+
+  const ended = isEnded(model);
+  const stop = () => fetch(stopUrl, { method: "POST" }).catch(() => undefined);
+  const stateLabel = STATE_LABELS[model.runState] ?? model.runState;
+  const detail = model.detail && model.detail !== stateLabel ? model.detail : "";
+  const connLabel = ended ? "" : connectionLabel(conn, now);
+
+  return (
+    <div
+      className="ub-answer"
+      data-testid="assistant-message"
+      data-run-id={runId}
+      data-run-state={model.runState}
+      data-conn-state={conn.state}
+      aria-busy={!ended}
+    >
+      {demo ? <span className="ub-demo-badge">demo</span> : null}
+      <div className="ub-answer-text">
+        <AnswerMarkdown text={model.text} />
+      </div>
+      <div className="ub-answer-footer" role="status" aria-live="polite">
+        {stateLabel ? <span className={`ub-state ub-state-${model.runState}`}>{stateLabel}</span> : null}
+        {detail ? <span className="ub-detail">{detail}</span> : null}
+        {connLabel ? <span className="ub-conn">{connLabel}</span> : null}
+        {!ended ? (
+          <button type="button" aria-label="Stop" className="ub-button" onClick={stop}>
+            Stop
+          </button>
+        ) : null}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,60 @@
+// The page's view of one run's event log, kept by pure functions (no I/O, no DOM).
+//
+// Invariant: each seq is applied exactly once and in order. An event at or below the last
+// applied seq is a duplicate (ignored); an event past lastSeq + 1 is a gap (never applied:
+// the caller reconnects with ?after=lastSeq and the server replays what is missing).
+
+export const TERMINAL_STATES = new Set(["complete", "truncated", "stopped", "failed", "interrupted"]);
+
+export function initialModel({ lastSeq = 0, text = "", runState = "queued", detail = "" } = {}) {
+  return { lastSeq, text, runState, detail, attempt: null, maxAttempts: null, retryAt: null };
+}
+
+export function isEnded(model) {
+  return TERMINAL_STATES.has(model.runState);
+}
+
+// Returns { model, outcome } where outcome is "applied", "duplicate" or "gap".
+export function applyEvent(model, kind, data) {
+  const seq = data && data.seq;
+  if (!Number.isInteger(seq) || seq <= model.lastSeq) return { model, outcome: "duplicate" };
+  if (seq !== model.lastSeq + 1) return { model, outcome: "gap" };
+  const next = { ...model, lastSeq: seq };
+  if (kind === "delta") {
+    next.text = model.text + data.text;
+  } else if (kind === "status") {
+    next.runState = data.state;
+    next.detail = data.detail || "";
+    next.attempt = data.attempt ?? null;
+    next.maxAttempts = data.max_attempts ?? null;
+    next.retryAt = data.retry_at ?? null;
+  } else if (kind === "end") {
+    next.runState = data.state;
+    next.detail = data.detail || "";
+    next.retryAt = null;
+  }
+  return { model: next, outcome: "applied" };
+}
+
+// Exponential backoff with full jitter: a random delay in [0, min(cap, base * 2^attempt)].
+export function backoffDelayMs(attempt, { baseMs = 500, capMs = 15000, random = Math.random } = {}) {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(Math.max(attempt, 0), 20));
+  return Math.round(random() * ceiling);
+}
+
+export function urlAfter(url, seq) {
+  const sep = url.includes("?") ? "&" : "?";
+  return `${url}${sep}after=${seq}`;
+}
+
+// What a person reads about the connection, e.g. "Reconnecting… (attempt 3, next try in 4 s)".
+export function connectionLabel(conn, nowMs) {
+  if (conn.state === "offline") return "Offline — waiting for the network";
+  if (conn.state !== "reconnecting") return "";
+  const parts = [`attempt ${conn.attempt}`];
+  if (conn.nextTryAt) {
+    const seconds = Math.max(0, Math.ceil((conn.nextTryAt - nowMs) / 1000));
+    parts.push(`next try in ${seconds} s`);
+  }
+  return `Reconnecting… (${parts.join(", ")})`;
+}

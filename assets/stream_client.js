@@ -1,0 +1,137 @@
+// Following a run's event stream from the browser: EventSource, reconnect, watchdog.
+//
+// All I/O lives here; what an event means is decided by the caller's onEvent (which applies
+// it with stream_apply.js and answers "applied", "duplicate" or "gap"). The browser's own
+// EventSource reconnect handles short blips (it sends Last-Event-ID); when it gives up
+// (readyState CLOSED after a 502/503 or a refused connection) we open a new EventSource with
+// ?after=<last applied seq> after a backoff with full jitter.
+
+import { backoffDelayMs, urlAfter } from "./stream_apply.js";
+
+const EVENT_KINDS = ["delta", "status", "end"];
+
+export function followRun({ url, getLastSeq, heartbeatMs, onEvent, onConnection, onEnded }) {
+  let source = null;
+  let attempt = 0;
+  let retryTimer = null;
+  let watchdogTimer = null;
+  let stopped = false;
+
+  const report = (state, extra = {}) => onConnection({ state, attempt, ...extra });
+
+  function clearTimers() {
+    clearTimeout(retryTimer);
+    clearTimeout(watchdogTimer);
+    retryTimer = watchdogTimer = null;
+  }
+
+  function closeSource() {
+    if (source) {
+      source.close();
+      source = null;
+    }
+  }
+
+  // No byte at all (not even a ping) for twice the heartbeat: the connection is dead.
+  function armWatchdog() {
+    clearTimeout(watchdogTimer);
+    watchdogTimer = setTimeout(() => reopen(0), heartbeatMs * 2);
+  }
+
+  function open() {
+    if (stopped) return;
+    if (typeof navigator !== "undefined" && navigator.onLine === false) {
+      closeSource();
+      report("offline");
+      return;
+    }
+    closeSource();
+    const es = new EventSource(urlAfter(url, getLastSeq()));
+    source = es;
+    armWatchdog();
+    es.onopen = () => {
+      attempt = 0;
+      armWatchdog();
+      report("live");
+    };
+    es.addEventListener("ping", armWatchdog);
+    for (const kind of EVENT_KINDS) {
+      es.addEventListener(kind, (message) => {
+        armWatchdog();
+        let data;
+        try {
+          data = JSON.parse(message.data);
+        } catch {
+          return reopen(0); // a damaged event: resume from what was applied
+        }
+        const outcome = onEvent(kind, data);
+        if (outcome === "gap") return reopen(0);
+        if (kind === "end" && outcome === "applied") finish();
+      });
+    }
+    es.onerror = () => {
+      if (stopped || es !== source) return;
+      attempt += 1;
+      if (es.readyState === EventSource.CONNECTING) {
+        report("reconnecting"); // the browser retries by itself, with Last-Event-ID
+      } else {
+        scheduleReopen();
+      }
+    };
+  }
+
+  function scheduleReopen() {
+    closeSource();
+    clearTimers();
+    const delay = backoffDelayMs(attempt);
+    report("reconnecting", { nextTryAt: Date.now() + delay });
+    retryTimer = setTimeout(open, delay);
+  }
+
+  function reopen(delayMs) {
+    if (stopped) return;
+    attempt += 1;
+    closeSource();
+    clearTimers();
+    report("reconnecting", { nextTryAt: Date.now() + delayMs });
+    retryTimer = setTimeout(open, delayMs);
+  }
+
+  function finish() {
+    teardown();
+    report("closed");
+    if (onEnded) onEnded();
+  }
+
+  function teardown() {
+    stopped = true;
+    clearTimers();
+    closeSource();
+    window.removeEventListener("online", onOnline);
+    window.removeEventListener("offline", onOffline);
+    window.removeEventListener("pageshow", onShown);
+    document.removeEventListener("visibilitychange", onShown);
+  }
+
+  const onOnline = () => reopen(0);
+  const onOffline = () => {
+    if (stopped) return;
+    closeSource();
+    clearTimers();
+    report("offline");
+  };
+  const onShown = () => {
+    if (document.visibilityState === "visible" && !stopped && (!source || source.readyState !== EventSource.OPEN)) {
+      reopen(0);
+    }
+  };
+  window.addEventListener("online", onOnline);
+  window.addEventListener("offline", onOffline);
+  window.addEventListener("pageshow", onShown);
+  document.addEventListener("visibilitychange", onShown);
+
+  report("connecting");
+  open();
+
+  return { close: teardown };
+}

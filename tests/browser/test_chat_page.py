@@ -1,0 +1,152 @@
+"""The chat page in headless Chromium against the real app (demo provider, 25 tokens/s)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from tests.fakes.tcp_proxy import TCPProxy
+
+pytestmark = pytest.mark.browser
+
+ANSWER = '[data-testid="assistant-message"]'
+END_OF_DEMO = "That is the end of the demo answer."
+
+
+def ask(page, base_url: str, question: str):
+    page.goto(base_url)
+    page.fill('textarea[aria-label="Message"]', question)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/c/*")
+    answer = page.locator(ANSWER).last
+    answer.wait_for()
+    return answer
+
+
+def wait_state(answer, state: str, timeout_ms: int = 30_000) -> None:
+    answer.page.wait_for_function(
+        "([el, s]) => el.getAttribute('data-run-state') === s", arg=[answer.element_handle(), state],
+        timeout=timeout_ms,
+    )
+
+
+def rendered_from_database(context, url: str) -> str:
+    """The answer as a fresh page shows it from the database snapshot (no streaming)."""
+    page = context.new_page()
+    page.goto(url)
+    answer = page.locator(ANSWER).last
+    answer.wait_for()
+    text = answer.locator(".ub-answer-text").inner_text()
+    page.close()
+    return text
+
+
+def run_of(base_url: str, answer) -> dict:
+    return httpx.get(f"{base_url}/api/runs/{answer.get_attribute('data-run-id')}", timeout=10).json()
+
+
+def test_a_question_gets_a_streamed_answer(app_server, context, screenshot):
+    page = context.new_page()
+    answer = ask(page, app_server.url, "How do streamed answers work?")
+    wait_state(answer, "streaming")
+    assert answer.get_attribute("data-conn-state") == "live"
+    streaming_text = answer.locator(".ub-answer-text").inner_text()
+    screenshot(page, "streaming")
+    wait_state(answer, "complete")
+    final = answer.locator(".ub-answer-text").inner_text()
+    assert len(streaming_text) < len(final), "the text should arrive progressively"
+    assert END_OF_DEMO in final and "Demo answer" in final
+    assert page.locator(".ub-banner").inner_text().startswith("Demo mode")
+    assert answer.get_attribute("data-conn-state") == "closed"
+    assert run_of(app_server.url, answer)["state"] == "complete"
+    assert rendered_from_database(context, page.url) == final
+    screenshot(page, "complete")
+
+
+def test_a_cut_connection_shows_reconnecting_then_the_exact_answer(app_server, context, screenshot):
+    with TCPProxy(int(app_server.url.rsplit(":", 1)[1])) as proxy:
+        page = context.new_page()
+        answer = ask(page, proxy.url, "What happens when the network blinks?")
+        wait_state(answer, "streaming")
+        page.wait_for_function("el => el.innerText.length > 80", arg=answer.element_handle())
+        proxy.down()  # cut every connection and refuse new ones for a moment
+        page.wait_for_selector(f'{ANSWER}[data-conn-state="reconnecting"]')
+        assert run_of(app_server.url, answer)["state"] == "streaming"  # the run does not care
+        screenshot(page, "reconnecting")
+        proxy.up()
+        page.wait_for_selector(f'{ANSWER}[data-conn-state="live"], {ANSWER}[data-conn-state="closed"]')
+        wait_state(answer, "complete")
+        final = answer.locator(".ub-answer-text").inner_text()
+        assert final.count(END_OF_DEMO) == 1
+        assert rendered_from_database(context, page.url) == final  # nothing twice, nothing missing
+
+
+def test_after_a_502_the_page_opens_a_new_stream_and_resumes(app_server, context):
+    with TCPProxy(int(app_server.url.rsplit(":", 1)[1])) as proxy:
+        page = context.new_page()
+        answer = ask(page, proxy.url, "What if the proxy answers 502?")
+        wait_state(answer, "streaming")
+        proxy.bad_gateway()  # the browser's EventSource gives up (CLOSED): ours must reopen
+        page.wait_for_selector(f'{ANSWER}[data-conn-state="reconnecting"]')
+        page.wait_for_function("el => /next try in/.test(el.innerText)", arg=answer.element_handle())
+        proxy.up()
+        wait_state(answer, "complete")
+        final = answer.locator(".ub-answer-text").inner_text()
+        assert final.count(END_OF_DEMO) == 1
+        assert rendered_from_database(context, page.url) == final
+
+
+def test_closing_the_page_does_not_stop_the_run(app_server, context):
+    page = context.new_page()
+    answer = ask(page, app_server.url, "Will you finish without me?")
+    wait_state(answer, "streaming")
+    run_id, url = answer.get_attribute("data-run-id"), page.url
+    page.close()
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{app_server.url}/api/runs/{run_id}").json()["state"] != "complete":
+        assert time.monotonic() < deadline, "the run did not finish on its own"
+        time.sleep(0.2)
+    later = context.new_page()
+    later.goto(url)
+    answer = later.locator(f'{ANSWER}[data-run-id="{run_id}"]')
+    wait_state(answer, "complete")
+    assert END_OF_DEMO in answer.inner_text()
+
+
+def test_a_reload_mid_answer_resumes_from_the_server(app_server, context):
+    page = context.new_page()
+    answer = ask(page, app_server.url, "Can I reload?")
+    wait_state(answer, "streaming")
+    page.reload()
+    answer = page.locator(ANSWER).last
+    wait_state(answer, "complete")
+    final = answer.locator(".ub-answer-text").inner_text()
+    assert final.count(END_OF_DEMO) == 1
+    assert rendered_from_database(context, page.url) == final
+
+
+def test_stop_keeps_the_partial_answer(app_server, context, screenshot):
+    page = context.new_page()
+    answer = ask(page, app_server.url, "Please stop me")
+    wait_state(answer, "streaming")
+    page.wait_for_function("el => el.innerText.length > 60", arg=answer.element_handle())
+    answer.locator('button[aria-label="Stop"]').click()
+    wait_state(answer, "stopped")
+    run = run_of(app_server.url, answer)
+    assert run["state"] == "stopped"
+    assert 0 < len(run["text"]) and END_OF_DEMO not in run["text"]
+    assert answer.locator('button[aria-label="Stop"]').count() == 0
+    assert rendered_from_database(context, page.url) == answer.locator(".ub-answer-text").inner_text()
+    screenshot(page, "stopped")
+
+
+def test_an_empty_message_gets_a_clear_notice_and_sends_nothing(app_server, context):
+    page = context.new_page()
+    page.goto(app_server.url)
+    page.fill('textarea[aria-label="Message"]', "   ")
+    page.click('button[aria-label="Send"]')
+    page.wait_for_selector('[role="alert"]:has-text("The message is empty.")')
+    assert page.locator(ANSWER).count() == 0
+    assert page.url.rstrip("/") == app_server.url
