@@ -53,3 +53,9 @@ def api_against(settings):
     yield start
     for server in servers:
         server.__exit__(None, None, None)
+
+
+def pytest_collection_modifyitems(items):
+    """Browser tests run last: sync Playwright keeps an event loop running in the main thread
+    for the rest of the session, where pytest-asyncio could no longer start its own."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -124,16 +124,20 @@ class EventLog:
         for run_id, buffer in list(self._runs.items()):
             if not buffer.pending and buffer.attempts is None:
                 continue
-            update = _RunUpdateBuilder(self._unwritten_updates.get(run_id), buffer.last_seq)
+            update = self._unwritten_updates.setdefault(run_id, RunUpdate(last_seq=buffer.last_seq))
             for item in buffer.pending:
-                pending = Delta("".join(item)) if isinstance(item, list) else item
+                event = Delta("".join(item)) if isinstance(item, list) else item
                 buffer.last_seq += 1
-                self._unwritten.append((run_id, pending.to_event(buffer.last_seq)))
-                update.apply(pending, buffer.last_seq, buffer)
+                self._unwritten.append((run_id, event.to_event(buffer.last_seq)))
+                update.last_seq = buffer.last_seq
+                if isinstance(event, (Status, End)):
+                    update.state = event.state
+                if isinstance(event, End):
+                    update.finish_reason, update.error = event.finish_reason, event.error
+                    update.final_text = "".join(buffer.text_parts)
             if buffer.attempts is not None:
                 update.attempts = buffer.attempts
             buffer.pending, buffer.attempts = [], None
-            self._unwritten_updates[run_id] = update.build()
 
     def _publish(self, events: list[tuple[str, LogEvent]]) -> None:
         by_run: dict[str, list[LogEvent]] = {}
@@ -177,39 +181,3 @@ class EventLog:
                 if feed.closed:
                     return
                 await feed.wait_beyond(after, max(0.0, next_tick - loop.time()))
-
-
-@dataclasses.dataclass
-class _RunUpdateBuilder:
-    previous: RunUpdate | None
-    last_seq: int
-    state: object = None
-    finish_reason: str | None = None
-    error: str | None = None
-    attempts: list[dict] | None = None
-    final_text: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.previous is not None:
-            for name in ("state", "finish_reason", "error", "attempts", "final_text"):
-                setattr(self, name, getattr(self.previous, name))
-
-    def apply(self, event: PendingEvent, seq: int, buffer: _RunBuffer) -> None:
-        self.last_seq = seq
-        if isinstance(event, Status):
-            self.state = event.state
-        elif isinstance(event, End):
-            self.state = event.state
-            self.finish_reason = event.finish_reason
-            self.error = event.error
-            self.final_text = "".join(buffer.text_parts)
-
-    def build(self) -> RunUpdate:
-        return RunUpdate(
-            last_seq=self.last_seq,
-            state=self.state,
-            finish_reason=self.finish_reason,
-            error=self.error,
-            attempts=self.attempts,
-            final_text=self.final_text,
-        )

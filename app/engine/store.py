@@ -72,7 +72,7 @@ class RunRow:
         )
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class RunUpdate:
     """Columns of a run row that a batch of events changes (None: leave as is)."""
 

@@ -47,6 +47,12 @@ def run_of(base_url: str, answer) -> dict:
     return httpx.get(f"{base_url}/api/runs/{answer.get_attribute('data-run-id')}", timeout=10).json()
 
 
+def test_the_run_command_prints_the_url(app_server):
+    port = app_server.url.rsplit(":", 1)[1]
+    assert f"http://localhost:{port}" in app_server.log()
+    assert "App running at" in app_server.log()
+
+
 def test_a_question_gets_a_streamed_answer(app_server, context, screenshot):
     page = context.new_page()
     answer = ask(page, app_server.url, "How do streamed answers work?")
