@@ -24,6 +24,9 @@ class ChatRequest:
     messages: tuple[ChatMessage, ...]
     model: str
     max_tokens: int | None = None
+    # The answer so far, when re-asking after a mid-answer failure: the provider asks the
+    # model to go on from exactly there (native prefill where the API has it).
+    prefix: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
