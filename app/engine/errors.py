@@ -3,7 +3,7 @@
     UpstreamError                 every failure talking to a provider; carries fields
     ├── RetryableError            try again (later): the answer may still come
     │   ├── TransportError        connection refused / reset / dropped mid-stream
-    │   ├── UpstreamTimeout       connect, first token, idle gap or total deadline
+    │   ├── UpstreamTimeout       connect, first token or idle gap (a stalled stream)
     │   ├── RateLimited          429 (not insufficient_quota); honours retry_after
     │   ├── Overloaded           503 / 529 / overloaded_error
     │   ├── ServerError          other 5xx, 408, 409
@@ -11,7 +11,8 @@
     └── PermanentError            retrying cannot help; the run fails with words a person reads
         ├── AuthError            401 / 403: the key was rejected
         ├── BadRequest           400 / 404 / 422, or a malformed answer
-        └── QuotaExceeded        insufficient_quota, budget gone
+        ├── QuotaExceeded        insufficient_quota, budget gone
+        └── DeadlineExceeded     the run's total time is up
 
 httpx exceptions and HTTP statuses are translated here and nowhere else
 (``from_httpx``, ``from_status``). Messages never contain a provider key: bodies quoted from
@@ -89,6 +90,10 @@ class BadRequest(PermanentError):
 
 class QuotaExceeded(PermanentError):
     cause = "quota"
+
+
+class DeadlineExceeded(PermanentError):
+    cause = "deadline"
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:

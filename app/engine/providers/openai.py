@@ -16,7 +16,7 @@ import httpx
 
 from app.engine.errors import BadRequest, ServerError, from_httpx, from_status, redact
 from app.engine.providers.base import ChatRequest, Provider, StreamEnd, StreamItem, TextDelta
-from app.engine.retry import parse_retry_after
+from app.engine.retry import retry_after_s
 from app.engine.sse import SSEDecoder
 
 DONE = "[DONE]"
@@ -99,6 +99,6 @@ class OpenAIProvider(Provider):
             body += chunk
             if len(body) >= _ERROR_BODY_BYTES:
                 break
-        retry_after = parse_retry_after(response.headers, datetime.now(UTC))
+        retry_after = retry_after_s(response.status_code, response.headers, datetime.now(UTC))
         text = body.decode(errors="replace")
         return from_status(self.name, response.status_code, text, retry_after, secrets=[self._api_key])
