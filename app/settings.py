@@ -40,7 +40,15 @@ class Settings:
     max_tokens_cap: int = 32_768
     # Upstream timeouts (seconds).
     connect_timeout_s: float = 10.0
-    read_timeout_s: float = 60.0
+    read_timeout_s: float = 120.0
+    first_token_timeout_s: float = 60.0
+    idle_timeout_s: float = 30.0
+    run_deadline_s: float = 900.0
+    # Retries: attempts in all, backoff with full jitter, and the time within which they may start.
+    retry_max_attempts: int = 6
+    retry_base_delay_s: float = 1.0
+    retry_max_delay_s: float = 30.0
+    retry_budget_s: float = 180.0
 
     @property
     def provider_name(self) -> str:
@@ -64,7 +72,14 @@ class Settings:
             max_content_chars=reader.integer("UNBROKEN_MAX_CONTENT_CHARS", 100_000, low=1),
             max_tokens_cap=reader.integer("UNBROKEN_MAX_TOKENS_CAP", 32_768, low=1),
             connect_timeout_s=reader.number("UNBROKEN_CONNECT_TIMEOUT_S", 10.0, low=0.01),
-            read_timeout_s=reader.number("UNBROKEN_READ_TIMEOUT_S", 60.0, low=0.01),
+            read_timeout_s=reader.number("UNBROKEN_READ_TIMEOUT_S", 120.0, low=0.01),
+            first_token_timeout_s=reader.number("UNBROKEN_FIRST_TOKEN_TIMEOUT_S", 60.0, low=0.01),
+            idle_timeout_s=reader.number("UNBROKEN_IDLE_TIMEOUT_S", 30.0, low=0.01),
+            run_deadline_s=reader.number("UNBROKEN_RUN_DEADLINE_S", 900.0, low=1.0),
+            retry_max_attempts=reader.integer("UNBROKEN_RETRY_MAX_ATTEMPTS", 6, low=1),
+            retry_base_delay_s=reader.number("UNBROKEN_RETRY_BASE_DELAY_S", 1.0, low=0.0),
+            retry_max_delay_s=reader.number("UNBROKEN_RETRY_MAX_DELAY_S", 30.0, low=0.0),
+            retry_budget_s=reader.number("UNBROKEN_RETRY_BUDGET_S", 180.0, low=0.0),
         )
 
 

@@ -20,6 +20,8 @@ def settings(tmp_path) -> Settings:
         demo_tokens_per_s=2000,
         heartbeat_interval_s=1.0,
         sse_retry_ms=100,
+        retry_base_delay_s=0.05,
+        retry_max_delay_s=0.2,
     )
 
 

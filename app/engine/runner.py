@@ -5,22 +5,30 @@ appends ``status`` / ``delta`` / ``end`` events, and always finishes a run with 
 — except when the whole server shuts down, in which case the run stays unfinished in the
 database and ``recover`` marks it ``interrupted`` at the next start.
 
+Failures follow the retry policy (``retry.RetryPolicy``): before any text, the run waits
+(``retrying``, with ``retry_at``) and asks again; after text, it waits and then
+**continues** the same answer — the partial goes back to the provider as the assistant's
+prefix, the overlap at the seam is dropped, and the answer stays one run with one log.
+
 A browser that reloads, drops or never connects does not touch the run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
-from app.engine.errors import IncompleteStream, UpstreamError
+from app.engine.attempts import Attempt, Timeouts, stream_attempt
+from app.engine.errors import UpstreamError
 from app.engine.events import Delta, End, Status
 from app.engine.history import History
 from app.engine.log import EventLog
-from app.engine.providers.base import ChatRequest, Provider, StreamEnd, TextDelta
+from app.engine.providers.base import ChatRequest, Provider
+from app.engine.retry import GiveUp, RetryPolicy
 from app.engine.states import RunState, check_transition
 from app.engine.store import RunRow, Store
 
@@ -34,6 +42,15 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclasses.dataclass(frozen=True)
+class RunnerClock:
+    """Time as the runner sees it; tests pass a fake ``sleep`` so waits take no time."""
+
+    now: Callable[[], datetime] = _utcnow
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    random: Callable[[], float] = random.random
+
+
 class Runner:
     def __init__(
         self,
@@ -41,19 +58,24 @@ class Runner:
         history: History,
         log: EventLog,
         provider: Provider,
-        clock: Callable[[], datetime] = _utcnow,
+        policy: RetryPolicy = RetryPolicy(),
+        timeouts: Timeouts = Timeouts(),
+        clock: RunnerClock = RunnerClock(),
     ) -> None:
         self._store = store
         self._history = history
         self._log = log
         self._provider = provider
+        self._policy = policy
+        self._timeouts = timeouts
         self._clock = clock
         self._tasks: dict[str, asyncio.Task] = {}
         self._stop_requested: set[str] = set()
 
-    def start(self, run: RunRow) -> None:
-        self._log.open(run.id, run.last_seq)  # before returning, so readers find the live feed
-        task = asyncio.create_task(self._drive(run), name=f"run:{run.id}")
+    def start(self, run: RunRow, text_so_far: str = "") -> None:
+        """Run (or, with ``text_so_far``, continue) an answer in a task of its own."""
+        self._log.open(run.id, run.last_seq, text_so_far)  # before returning: readers find the feed
+        task = asyncio.create_task(_Drive(self, run, text_so_far).run(), name=f"run:{run.id}")
         self._tasks[run.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run.id, None))
 
@@ -94,67 +116,88 @@ class Runner:
         self._log.append(run.id, end)
         await self._log.durable()
 
-    async def _drive(self, run: RunRow) -> None:
-        attempt = _Attempt(number=1, started_at=self._clock())
-        state = RunState(run.state)
-        has_text = False
 
-        def move(target: RunState, **fields) -> None:
-            nonlocal state
-            state = check_transition(state, target)
-            self._log.append(run.id, Status(target, **fields))
+class _Drive:
+    """One run's attempts, from the first request to its ``end`` event."""
 
+    def __init__(self, runner: Runner, run: RunRow, text_so_far: str) -> None:
+        self.r = runner
+        self.run_row = run
+        self.state = run.state
+        self.text_parts = [text_so_far] if text_so_far else []
+        self.attempts = list(run.attempts)
+
+    @property
+    def has_text(self) -> bool:
+        return any(self.text_parts)
+
+    def move(self, target: RunState, **fields) -> None:
+        self.state = check_transition(self.state, target)
+        self.r._log.append(self.run_row.id, Status(target, **fields))
+
+    def add_text(self, text: str) -> None:
+        if self.state != RunState.STREAMING:
+            self.move(RunState.STREAMING)
+        self.text_parts.append(text)
+        self.r._log.append(self.run_row.id, Delta(text))
+
+    async def run(self) -> None:
+        run, r = self.run_row, self.r
         try:
-            context = await asyncio.to_thread(self._history.chat_context, run.conversation_id, run.message_id)
-            request = ChatRequest(messages=tuple(context), model=run.model, max_tokens=run.max_tokens)
-            move(RunState.CONNECTING, detail=f"Asking {self._provider.label}")
-            end = None
-            async with contextlib.aclosing(self._provider.stream(request)) as items:
-                async for item in items:
-                    if isinstance(item, TextDelta):
-                        if state != RunState.STREAMING:
-                            move(RunState.STREAMING)
-                        self._log.append(run.id, Delta(item.text))
-                        has_text = True
-                    elif isinstance(item, StreamEnd):
-                        truncated = item.finish_reason == "length"
-                        end = End(
-                            RunState.TRUNCATED if truncated else RunState.COMPLETE,
-                            "Reached the length limit" if truncated else "",
-                            finish_reason=item.finish_reason,
-                        )
-                        break
-            if end is None:
-                raise IncompleteStream(
-                    f"The answer from {self._provider.name} ended without its end marker",
-                    provider=self._provider.name,
-                )
-            attempt.finish(self._clock(), "ok")
-        except UpstreamError as exc:
-            attempt.finish(self._clock(), exc.cause, status=exc.status, message=exc.message)
-            # With text already shown, the partial is kept and offered for Continue.
-            ended = RunState.INTERRUPTED if has_text else RunState.FAILED
-            end = End(ended, exc.message, error=exc.cause)
+            end = await self._attempt_until_done()
         except asyncio.CancelledError:
-            if run.id not in self._stop_requested:
+            if run.id not in r._stop_requested:
                 raise  # the server is shutting down: leave the run for recover()
-            self._stop_requested.discard(run.id)
+            r._stop_requested.discard(run.id)
             asyncio.current_task().uncancel()
-            attempt.finish(self._clock(), "stopped")
+            self._close_open_attempt("stopped")
             end = End(RunState.STOPPED, STOP_DETAIL)
         except Exception:
             logger.exception("run %s failed inside Unbroken", run.id)
-            attempt.finish(self._clock(), "internal_error")
+            self._close_open_attempt("internal_error")
             end = End(RunState.FAILED, "Unbroken hit an internal error; the details are in the server log",
                       error="internal_error")
-        self._log.set_attempts(run.id, [*run.attempts, attempt.record])
-        self._log.append(run.id, end)
-        await self._log.durable()
+        r._log.set_attempts(run.id, self.attempts)
+        r._log.append(run.id, end)
+        await r._log.durable()
 
+    async def _attempt_until_done(self) -> End:
+        run, r = self.run_row, self.r
+        context = await asyncio.to_thread(r._history.chat_context, run.conversation_id, run.message_id)
+        first_started = r._clock.now()
+        deadline = asyncio.get_running_loop().time() + r._timeouts.total_s
+        number = 0
+        while True:
+            number += 1
+            prefix = "".join(self.text_parts)
+            self.move(
+                RunState.CONTINUING if prefix else RunState.CONNECTING,
+                attempt=number, max_attempts=r._policy.max_attempts,
+                detail="Continuing from where it stopped" if prefix else f"Asking {r._provider.label}",
+            )
+            attempt = Attempt(number=number, started_at=r._clock.now(), prefix_chars=len(prefix))
+            self.attempts.append(attempt.record)
+            request = ChatRequest(messages=tuple(context), model=run.model, max_tokens=run.max_tokens, prefix=prefix)
+            try:
+                end = await stream_attempt(r._provider, request, r._timeouts, deadline, self.add_text, attempt)
+            except UpstreamError as exc:
+                attempt.finish(r._clock.now(), exc.cause, status=exc.status, message=exc.message)
+                elapsed_s = (r._clock.now() - first_started).total_seconds()
+                decision = r._policy.decide(exc, number, elapsed_s, r._clock.random)
+                if isinstance(decision, GiveUp):
+                    ended = RunState.INTERRUPTED if self.has_text else RunState.FAILED
+                    return End(ended, decision.reason, error=exc.cause)
+                attempt.record["wait_s"] = round(decision.delay_s, 3)
+                retry_at = r._clock.now() + timedelta(seconds=decision.delay_s)
+                self.move(RunState.RETRYING, attempt=number + 1, max_attempts=r._policy.max_attempts,
+                          retry_at=retry_at, detail=exc.message)
+                r._log.set_attempts(run.id, self.attempts)
+                await r._clock.sleep(decision.delay_s)
+                continue
+            attempt.finish(r._clock.now(), "ok")
+            return end
 
-class _Attempt:
-    def __init__(self, number: int, started_at: datetime) -> None:
-        self.record: dict = {"attempt": number, "started_at": started_at.isoformat()}
+    def _close_open_attempt(self, outcome: str) -> None:
+        if self.attempts and "ended_at" not in self.attempts[-1]:
+            self.attempts[-1].update({"ended_at": self.r._clock.now().isoformat(), "outcome": outcome})
 
-    def finish(self, at: datetime, outcome: str, *, status: int | None = None, message: str | None = None) -> None:
-        self.record.update({"ended_at": at.isoformat(), "outcome": outcome, "status": status, "error": message})

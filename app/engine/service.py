@@ -20,7 +20,9 @@ from app.engine.events import LogEvent
 from app.engine.history import History
 from app.engine.log import EventLog
 from app.engine.providers import Provider, build_provider
-from app.engine.runner import Runner
+from app.engine.attempts import Timeouts
+from app.engine.retry import RetryPolicy
+from app.engine.runner import Runner, RunnerClock
 from app.engine.store import ConversationNotFound, NewRun, RunRow, Store
 from app.settings import Settings
 
@@ -52,8 +54,9 @@ class RunRequest:
 
 
 class ChatService:
-    def __init__(self, settings: Settings, provider: Provider | None = None) -> None:
+    def __init__(self, settings: Settings, provider: Provider | None = None, clock: RunnerClock = RunnerClock()) -> None:
         self.settings = settings
+        self._clock = clock
         self._provider_override = provider
         self.provider: Provider | None = provider
         self.store: Store | None = None
@@ -72,7 +75,21 @@ class ChatService:
             timeout=httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s)
         )
         self.provider = self._provider_override or build_provider(self.settings, self._http)
-        self.runner = Runner(self.store, self.history, self.log, self.provider)
+        self.runner = Runner(
+            self.store, self.history, self.log, self.provider,
+            policy=RetryPolicy(
+                max_attempts=self.settings.retry_max_attempts,
+                base_delay_s=self.settings.retry_base_delay_s,
+                max_delay_s=self.settings.retry_max_delay_s,
+                budget_s=self.settings.retry_budget_s,
+            ),
+            timeouts=Timeouts(
+                first_token_s=self.settings.first_token_timeout_s,
+                idle_s=self.settings.idle_timeout_s,
+                total_s=self.settings.run_deadline_s,
+            ),
+            clock=self._clock,
+        )
         recovered = await self.runner.recover()
         if recovered:
             logger.info("marked %d unfinished run(s) from a previous process as interrupted", recovered)

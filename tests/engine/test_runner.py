@@ -3,23 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pytest
 
-from app.engine.errors import AuthError, TransportError
+from app.engine.errors import AuthError, Overloaded, RateLimited, TransportError
+from app.engine.runner import RunnerClock
 from app.engine.providers.base import StreamEnd, TextDelta
 from app.engine.service import ChatService, RunRequest
 from tests.fakes.provider import Pause, ScriptedProvider
 
 
+class FakeSleep:
+    """Records the waits the runner asks for and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
 @pytest.fixture
-async def make_service(settings):
+def sleeps() -> FakeSleep:
+    return FakeSleep()
+
+
+@pytest.fixture
+async def make_service(settings, sleeps):
     services = []
 
-    async def make(*scripts) -> tuple[ChatService, ScriptedProvider]:
+    async def make(*scripts, **overrides) -> tuple[ChatService, ScriptedProvider]:
         provider = ScriptedProvider(*scripts)
-        service = ChatService(settings, provider=provider)
+        config = dataclasses.replace(settings, **overrides)
+        service = ChatService(config, provider=provider, clock=RunnerClock(sleep=sleeps, random=lambda: 0.5))
         await service.start()
         services.append(service)
         return service, provider
@@ -78,27 +97,93 @@ async def test_stop_keeps_exactly_the_persisted_text(make_service):
     assert (await service.run_view(run_id))["last_seq"] == view["last_seq"]
 
 
-async def test_a_rejected_key_before_any_text_fails(make_service):
-    service, _ = await make_service([AuthError("The API key was rejected by scripted", provider="scripted",
+async def test_a_rejected_key_before_any_text_fails_after_one_call(make_service):
+    service, provider = await make_service([AuthError("The API key was rejected by scripted", provider="scripted",
                                                status=401)])
     view = await finished_view(service, await start(service))
     assert view["state"] == "failed"
     assert view["attempts"][0]["status"] == 401
+    assert len(provider.requests) == 1
 
 
-async def test_a_drop_after_text_keeps_the_partial_as_interrupted(make_service):
-    service, _ = await make_service([TextDelta("half"), TransportError("dropped", provider="scripted")])
+def states_of(events) -> list[str]:
+    return [data["state"] for kind, data in events if kind != "delta"]
+
+
+async def test_a_drop_after_text_continues_the_same_answer_without_the_echo(make_service, sleeps):
+    service, provider = await make_service(
+        [TextDelta("Once upon a time "), TextDelta("there was"), TransportError("dropped", provider="p")],
+        [TextDelta("time there was"), TextDelta(" a fox."), StreamEnd("stop")],
+        retry_base_delay_s=1.0,
+    )
     run_id = await start(service)
     events = await events_of(service, run_id)
-    assert events[-1][1]["state"] == "interrupted"
-    assert (await service.run_view(run_id))["text"] == "half"
+    assert states_of(events) == ["connecting", "streaming", "retrying", "continuing", "streaming", "complete"]
+    view = await service.run_view(run_id)
+    assert view["text"] == "Once upon a time there was a fox."
+    assert len(provider.requests) == 2
+    assert provider.requests[1].prefix == "Once upon a time there was"
+    assert [a["outcome"] for a in view["attempts"]] == ["transport", "ok"]
+    assert view["attempts"][1]["continued_from_chars"] == len("Once upon a time there was")
+    assert view["attempts"][1]["seam_overlap_chars"] == len("time there was")
+    assert sleeps.waits == [0.5]  # full jitter: random 0.5 × base 1 s
+
+
+async def test_a_rate_limit_waits_at_least_retry_after_and_shows_when(make_service, sleeps):
+    service, _ = await make_service(
+        [RateLimited("p is rate-limiting requests (HTTP 429)", provider="p", status=429, retry_after_s=2.0)],
+        [TextDelta("ok"), StreamEnd("stop")],
+    )
+    events = await events_of(service, await start(service))
+    retrying = next(data for kind, data in events if data.get("state") == "retrying")
+    assert retrying["retry_at"] is not None and retrying["attempt"] == 2 and retrying["max_attempts"] == 6
+    assert "rate-limiting" in retrying["detail"]
+    assert sleeps.waits == [2.0]
+    assert states_of(events)[-1] == "complete"
+
+
+async def test_a_retry_after_beyond_the_budget_fails_at_once(make_service, sleeps):
+    service, provider = await make_service(
+        [RateLimited("p is rate-limiting requests (HTTP 429)", provider="p", status=429, retry_after_s=600.0)],
+        retry_budget_s=60.0,
+    )
+    events = await events_of(service, await start(service))
+    assert states_of(events) == ["connecting", "failed"]
+    assert "asked to wait 600 s" in events[-1][1]["detail"]
+    assert sleeps.waits == [] and len(provider.requests) == 1
+
+
+async def test_overload_retries_up_to_the_attempt_budget(make_service, sleeps):
+    overloaded = Overloaded("p is overloaded (HTTP 529)", provider="p", status=529)
+    service, provider = await make_service([overloaded], [overloaded], [overloaded], retry_max_attempts=3)
+    events = await events_of(service, await start(service))
+    assert states_of(events)[-1] == "failed"
+    assert "gave up after 3 attempts" in events[-1][1]["detail"]
+    assert len(provider.requests) == 3 and len(sleeps.waits) == 2
 
 
 async def test_a_stream_without_end_marker_is_never_complete(make_service):
-    service, _ = await make_service([TextDelta("no end")])
-    events = await events_of(service, await start(service))
+    service, _ = await make_service([TextDelta("no end")], [TextDelta(" still no end")], retry_max_attempts=2)
+    events = await events_of(service, run_id := await start(service))
     assert events[-1][1]["state"] == "interrupted"
     assert "end marker" in events[-1][1]["detail"]
+    assert (await service.run_view(run_id))["text"] == "no end still no end"
+
+
+async def test_a_stall_is_detected_after_the_idle_timeout(make_service):
+    service, provider = await make_service(
+        [TextDelta("before the stall"), Pause()], [TextDelta(" after"), StreamEnd("stop")],
+        idle_timeout_s=0.2,
+    )
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    run_id = await start(service)
+    events = await events_of(service, run_id)
+    assert states_of(events) == ["connecting", "streaming", "retrying", "continuing", "streaming", "complete"]
+    retrying = next(data for kind, data in events if data.get("state") == "retrying")
+    assert "sent nothing more for 0.2 s" in retrying["detail"]
+    assert loop.time() - started < 0.2 + 1.0
+    assert (await service.run_view(run_id))["text"] == "before the stall after"
 
 
 async def test_a_restart_marks_unfinished_runs_interrupted_and_keeps_the_text(settings):
