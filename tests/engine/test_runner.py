@@ -114,7 +114,7 @@ async def test_a_drop_after_text_continues_the_same_answer_without_the_echo(make
     service, provider = await make_service(
         [TextDelta("Once upon a time "), TextDelta("there was"), TransportError("dropped", provider="p")],
         [TextDelta("time there was"), TextDelta(" a fox."), StreamEnd("stop")],
-        retry_base_delay_s=1.0,
+        retry_base_delay_s=1.0, retry_max_delay_s=30.0,
     )
     run_id = await start(service)
     events = await events_of(service, run_id)
