@@ -4,14 +4,14 @@
 
 import { useEffect, useRef, useState } from "react";
 import { AnswerMarkdown } from "./answer_markdown.jsx";
-import { applyEvent, connectionLabel, initialModel, isEnded } from "./stream_apply.js";
+import { applyEvent, connectionLabel, initialModel, isEnded, retryLabel } from "./stream_apply.js";
 import { followRun } from "./stream_client.js";
 
 const STATE_LABELS = {
   queued: "Queued",
   connecting: "Connecting to the model…",
   streaming: "",
-  retrying: "Retrying",
+  retrying: "",
   continuing: "Continuing from where it stopped",
   complete: "",
   truncated: "Reached the length limit",
@@ -30,17 +30,21 @@ function useNow(active) {
   return now;
 }
 
-export function ResilientStream({ runId, eventsUrl, stopUrl, initialState, initialText, heartbeatMs, demo }) {
+const CONTINUABLE = new Set(["stopped", "truncated", "interrupted"]);
+
+export function ResilientStream({ runId, eventsUrl, stopUrl, continueUrl, initialState, initialText, heartbeatMs, demo }) {
   const startEnded = isEnded({ runState: initialState });
   const [model, setModel] = useState(() =>
     initialModel({ runState: initialState, text: startEnded ? initialText || "" : "" }),
   );
   const modelRef = useRef(model);
   const [conn, setConn] = useState({ state: startEnded ? "closed" : "connecting", attempt: 0 });
-  const now = useNow(conn.state === "reconnecting");
+  // Bumped by Continue: the run goes on in the same log, so following starts again.
+  const [generation, setGeneration] = useState(0);
+  const now = useNow(conn.state === "reconnecting" || model.runState === "retrying");
 
   useEffect(() => {
-    if (startEnded) return undefined;
+    if (startEnded && generation === 0) return undefined;
     const follower = followRun({
       url: eventsUrl,
       heartbeatMs: heartbeatMs || 15000,
@@ -56,13 +60,20 @@ export function ResilientStream({ runId, eventsUrl, stopUrl, initialState, initi
       onConnection: setConn,
     });
     return () => follower.close();
-  }, [runId]);
+  }, [runId, generation]);
 
   const ended = isEnded(model);
   const stop = () => fetch(stopUrl, { method: "POST" }).catch(() => undefined);
+  const goOn = () =>
+    fetch(continueUrl, { method: "POST" })
+      .then((response) => {
+        if (response.ok) setGeneration((g) => g + 1);
+      })
+      .catch(() => undefined);
   const stateLabel = STATE_LABELS[model.runState] ?? model.runState;
   const detail = model.detail && model.detail !== stateLabel ? model.detail : "";
   const connLabel = ended ? "" : connectionLabel(conn, now);
+  const waitLabel = retryLabel(model, now);
 
   return (
     <div
@@ -79,11 +90,17 @@ export function ResilientStream({ runId, eventsUrl, stopUrl, initialState, initi
       </div>
       <div className="ub-answer-footer" role="status" aria-live="polite">
         {stateLabel ? <span className={`ub-state ub-state-${model.runState}`}>{stateLabel}</span> : null}
+        {waitLabel ? <span className="ub-countdown">{waitLabel}</span> : null}
         {detail ? <span className="ub-detail">{detail}</span> : null}
         {connLabel ? <span className="ub-conn">{connLabel}</span> : null}
         {!ended ? (
           <button type="button" aria-label="Stop" className="ub-button" onClick={stop}>
             Stop
+          </button>
+        ) : null}
+        {CONTINUABLE.has(model.runState) ? (
+          <button type="button" aria-label="Continue" className="ub-button" onClick={goOn}>
+            Continue
           </button>
         ) : null}
       </div>

@@ -47,6 +47,14 @@ export function urlAfter(url, seq) {
   return `${url}${sep}after=${seq}`;
 }
 
+// What a person reads about a wait the server announced, e.g. "Retrying in 12 s (attempt 2 of 6)".
+export function retryLabel(model, nowMs) {
+  if (model.runState !== "retrying" || !model.retryAt) return "";
+  const seconds = Math.max(0, Math.ceil((Date.parse(model.retryAt) - nowMs) / 1000));
+  const attempt = model.attempt && model.maxAttempts ? ` (attempt ${model.attempt} of ${model.maxAttempts})` : "";
+  return `Retrying in ${seconds} s${attempt}`;
+}
+
 // What a person reads about the connection, e.g. "Reconnecting… (attempt 3, next try in 4 s)".
 export function connectionLabel(conn, nowMs) {
   if (conn.state === "offline") return "Offline — waiting for the network";

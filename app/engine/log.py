@@ -172,7 +172,8 @@ class EventLog:
             if loop.time() >= next_tick:
                 yield []
                 next_tick = loop.time() + tick_s
-            if feed is None or (batch and batch[-1].kind == "end" and feed.last_seq <= after):
+            # An end is final only while it is the run's last event and no producer goes on.
+            if feed is None or (batch and batch[-1].kind == "end" and feed.closed and feed.last_seq <= after):
                 return
             batch = feed.events_after(after)
             if batch is None:  # fell behind the feed's memory: read the gap from the database

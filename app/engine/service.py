@@ -23,6 +23,7 @@ from app.engine.providers import Provider, build_provider
 from app.engine.attempts import Timeouts
 from app.engine.retry import RetryPolicy
 from app.engine.runner import Runner, RunnerClock
+from app.engine.states import CONTINUABLE_STATES
 from app.engine.store import ConversationNotFound, NewRun, RunRow, Store
 from app.settings import Settings
 
@@ -42,6 +43,15 @@ class InputError(ValueError):
 
 class NotFound(LookupError):
     pass
+
+
+class Conflict(RuntimeError):
+    """The request does not fit the resource's current state (HTTP 409)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,6 +188,19 @@ class ChatService:
         await self.get_run(run_id)
         await self.runner.stop(run_id)
         return await self.get_run(run_id)
+
+    async def continue_run(self, run_id: str) -> RunRow:
+        """Go on with a stopped, truncated or interrupted answer: same run, same log."""
+        run = await self.get_run(run_id)
+        if run.state not in CONTINUABLE_STATES or self.runner.is_running(run_id):
+            raise Conflict("not_continuable", f"A {run.state} answer cannot be continued.")
+        text = await asyncio.to_thread(self.store.run_text, run_id)
+        self.runner.start(run, text_so_far=text)
+        return run
+
+    def is_live(self, run_id: str) -> bool:
+        """True while a producer in this process is appending to the run's log."""
+        return self.log.feed(run_id) is not None
 
     def follow(self, run_id: str, after: int) -> AsyncIterator[list[LogEvent]]:
         return self.log.follow(run_id, after, tick_s=self.settings.heartbeat_interval_s)

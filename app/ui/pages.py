@@ -48,6 +48,7 @@ def _message(message: MessageItem) -> rx.Component:
             run_id=message.run_id,
             events_url="/api/runs/" + message.run_id + "/events",
             stop_url="/api/runs/" + message.run_id + "/stop",
+            continue_url="/api/runs/" + message.run_id + "/continue",
             initial_state=message.run_state,
             initial_text=message.content,
             heartbeat_ms=ChatState.heartbeat_ms,

@@ -13,6 +13,7 @@ class ResilientStream(rx.Component):
     run_id: rx.Var[str]
     events_url: rx.Var[str]
     stop_url: rx.Var[str]
+    continue_url: rx.Var[str]
     initial_state: rx.Var[str]
     initial_text: rx.Var[str]
     heartbeat_ms: rx.Var[int]

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.engine.service import ChatService, InputError, NotFound, RunRequest
+from app.engine.service import ChatService, Conflict, InputError, NotFound, RunRequest
 from app.web.responses import HTTPProblem, error_response, read_json_object
 from app.web.stream import run_events
 
@@ -29,6 +29,8 @@ def _guard(handler: Handler) -> Handler:
             return problem.response()
         except InputError as exc:
             return error_response(400, exc.code, exc.message)
+        except Conflict as exc:
+            return error_response(409, exc.code, exc.message)
         except NotFound as exc:
             return error_response(404, "not_found", f"No such {exc.args[0] if exc.args else 'resource'}.")
 
@@ -65,6 +67,10 @@ def api_routes(service: ChatService) -> list[Route]:
         await service.stop_run(request.path_params["run_id"])
         return JSONResponse(await service.run_view(request.path_params["run_id"]))
 
+    async def continue_(request: Request) -> Response:
+        await service.continue_run(request.path_params["run_id"])
+        return JSONResponse(await service.run_view(request.path_params["run_id"]))
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok", "provider": service.provider.name if service.provider else None})
 
@@ -73,5 +79,6 @@ def api_routes(service: ChatService) -> list[Route]:
         Route("/api/runs/{run_id}", _guard(get_run), methods=["GET"]),
         Route("/api/runs/{run_id}/events", _guard(events), methods=["GET"]),
         Route("/api/runs/{run_id}/stop", _guard(stop), methods=["POST"]),
+        Route("/api/runs/{run_id}/continue", _guard(continue_), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]

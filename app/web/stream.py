@@ -45,7 +45,7 @@ async def run_events(service: ChatService, request: Request, run_id: str) -> Res
     except ValueError:
         raise HTTPProblem(400, "bad_resume_point", "Last-Event-ID / after must be a whole number ≥ 0.") from None
     run = await service.get_run(run_id)
-    if run.state.is_terminal and after >= run.last_seq:
+    if run.state.is_terminal and after >= run.last_seq and not service.is_live(run_id):
         return Response(status_code=204)
     return StreamingResponse(
         _event_stream(service, run_id, after), media_type="text/event-stream", headers=SSE_HEADERS

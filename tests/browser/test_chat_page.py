@@ -146,6 +146,11 @@ def test_stop_keeps_the_partial_answer(app_server, context, screenshot):
     assert answer.locator('button[aria-label="Stop"]').count() == 0
     assert rendered_from_database(context, page.url) == answer.locator(".ub-answer-text").inner_text()
     screenshot(page, "stopped")
+    answer.locator('button[aria-label="Continue"]').click()  # the same answer goes on from there
+    wait_state(answer, "complete")
+    final = answer.locator(".ub-answer-text").inner_text()
+    assert final.count(END_OF_DEMO) == 1 and final.count("Demo answer") == 1
+    assert rendered_from_database(context, page.url) == final
 
 
 def test_an_empty_message_gets_a_clear_notice_and_sends_nothing(app_server, context):

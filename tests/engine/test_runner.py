@@ -225,3 +225,30 @@ async def test_commits_are_batched_across_runs_not_one_per_token(settings):
     assert texts == ["x" * 200] * 5
     # 1,000 tokens over 5 runs: a handful of shared commits, far fewer than one per token.
     assert len(commits) < 50, len(commits)
+
+
+async def test_continue_goes_on_after_a_stop_in_the_same_log(make_service):
+    service, provider = await make_service(
+        [TextDelta("Part one. "), Pause()], [TextDelta("Part two."), StreamEnd("stop")]
+    )
+    run_id = await start(service)
+    await provider.paused.wait()
+    await service.stop_run(run_id)
+    stopped = await service.run_view(run_id)
+    await service.continue_run(run_id)
+    events = await events_of(service, run_id)
+    assert states_of(events) == ["connecting", "streaming", "stopped", "continuing", "streaming", "complete"]
+    view = await service.run_view(run_id)
+    assert view["text"] == "Part one. Part two."
+    assert view["last_seq"] > stopped["last_seq"]
+    assert provider.requests[1].prefix == "Part one. "
+
+
+async def test_a_complete_answer_cannot_be_continued(make_service):
+    from app.engine.service import Conflict
+
+    service, _ = await make_service([TextDelta("Done."), StreamEnd("stop")])
+    run_id = await start(service)
+    await events_of(service, run_id)
+    with pytest.raises(Conflict):
+        await service.continue_run(run_id)

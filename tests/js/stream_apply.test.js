@@ -7,6 +7,7 @@ import {
   connectionLabel,
   initialModel,
   isEnded,
+  retryLabel,
   urlAfter,
 } from "../../assets/stream_apply.js";
 
@@ -68,4 +69,10 @@ test("the reconnect label counts down to the next try", () => {
   assert.equal(label, "Reconnecting… (attempt 3, next try in 4 s)");
   assert.equal(connectionLabel({ state: "live", attempt: 0 }, 0), "");
   assert.match(connectionLabel({ state: "offline", attempt: 0 }, 0), /Offline/);
+});
+
+test("a retrying run counts down to retry_at", () => {
+  const model = { ...initialModel(), runState: "retrying", retryAt: "2026-01-01T00:00:12.000Z", attempt: 2, maxAttempts: 6 };
+  assert.equal(retryLabel(model, Date.parse("2026-01-01T00:00:00.500Z")), "Retrying in 12 s (attempt 2 of 6)");
+  assert.equal(retryLabel({ ...model, runState: "streaming" }, 0), "");
 });

@@ -69,7 +69,10 @@ class DemoProvider(Provider):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         prompt = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
-        pieces = tokens(demo_answer(prompt))
+        answer = demo_answer(prompt)
+        # A continuation goes on from the partial's end (the demo answer is deterministic).
+        start = len(request.prefix) if answer.startswith(request.prefix) else 0
+        pieces = tokens(answer[start:])
         limit = request.max_tokens or len(pieces)
         for piece in pieces[:limit]:
             await self._sleep(self._interval_s)
