@@ -1,0 +1,129 @@
+"""Anthropic Messages streaming (https://docs.anthropic.com/en/api/messages-streaming).
+
+``build_payload`` and ``EventParser`` are pure; ``AnthropicProvider.stream`` is the thin I/O
+around them (``wire.stream_items``). Text arrives in ``content_block_delta`` events of type
+``text_delta``; the stop reason in the ``message_delta`` near the end (``end_turn`` and
+``stop_sequence`` → ``"stop"``, ``max_tokens`` → ``"length"``, others kept as Anthropic's own
+word); and the answer is finished only at ``message_stop``, the one event that yields
+``StreamEnd``. ``ping`` and event types this module does not know are ignored. An in-stream
+``error`` event raises by its ``error.type``: ``overloaded_error`` → ``Overloaded`` (the
+common one, retried), ``rate_limit_error`` → ``RateLimited``, auth and request errors →
+permanent errors, anything else → ``ServerError``.
+
+Continuation uses native prefill: the partial answer goes last, as an assistant turn, and
+the model writes on from its final character. Anthropic rejects a final assistant turn that
+ends in whitespace, so the prefill is sent with trailing whitespace stripped (and not at all
+if nothing else is left). The continuation then usually begins with whitespace the caller's
+prefix already ends with; the caller's seam-overlap removal drops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import httpx
+
+from app.engine.errors import (
+    AuthError,
+    BadRequest,
+    Overloaded,
+    QuotaExceeded,
+    RateLimited,
+    ServerError,
+    UpstreamError,
+    redact,
+)
+from app.engine.providers.base import ChatRequest, Provider, StreamEnd, StreamItem, TextDelta
+from app.engine.providers.wire import as_object, json_object, sse_frames, stream_items
+
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; used when the request has none
+STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
+ERROR_TYPES: dict[str, type[UpstreamError]] = {
+    "overloaded_error": Overloaded,
+    "rate_limit_error": RateLimited,
+    "api_error": ServerError,
+    "authentication_error": AuthError,
+    "permission_error": AuthError,
+    "billing_error": QuotaExceeded,
+    "invalid_request_error": BadRequest,
+    "not_found_error": BadRequest,
+    "request_too_large": BadRequest,
+}
+
+
+def build_payload(request: ChatRequest) -> dict:
+    """System messages become the top-level ``system``; the prefix, if any, the last turn."""
+    system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+    messages = [{"role": m.role, "content": m.content} for m in request.messages if m.role in ("user", "assistant")]
+    prefill = request.prefix.rstrip()
+    if prefill:
+        messages.append({"role": "assistant", "content": prefill})
+    payload: dict = {
+        "model": request.model,
+        "max_tokens": request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS,
+        "messages": messages,
+        "stream": True,
+    }
+    if system:
+        payload["system"] = system
+    return payload
+
+
+class EventParser:
+    """One stream's events in order → its items; remembers the stop reason until ``message_stop``."""
+
+    def __init__(self, provider: str) -> None:
+        self._provider = provider
+        self._stop_reason: str | None = None
+
+    def feed(self, event_name: str, data: str) -> list[StreamItem]:
+        event = json_object(data, self._provider)
+        kind = event.get("type") or event_name
+        if kind == "content_block_delta":
+            delta = as_object(event.get("delta"))
+            text = delta.get("text") if delta.get("type") == "text_delta" else None
+            return [TextDelta(text)] if text and isinstance(text, str) else []
+        if kind == "message_delta":
+            self._stop_reason = as_object(event.get("delta")).get("stop_reason") or self._stop_reason
+            return []
+        if kind == "message_stop":
+            return [StreamEnd(STOP_REASONS.get(self._stop_reason or "end_turn", self._stop_reason))]
+        if kind == "error":
+            raise self._error(as_object(event.get("error")))
+        return []  # message_start, content_block_start/stop, ping, and types added later
+
+    def _error(self, error: dict) -> UpstreamError:
+        error_type = str(error.get("type") or "error")
+        message = redact(str(error.get("message") or error_type))[:300]
+        error_class = ERROR_TYPES.get(error_type, ServerError)
+        return error_class(f"{self._provider} reported {error_type} mid-answer: {message}", provider=self._provider)
+
+
+class AnthropicProvider(Provider):
+    name = "anthropic"
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str | None, default_model: str) -> None:
+        self._client = client
+        self._url = base_url.rstrip("/") + "/v1/messages"
+        self._api_key = api_key
+        self.default_model = default_model
+        self.label = f"Anthropic ({urlsplit(base_url).netloc or base_url})"
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        headers = {"anthropic-version": API_VERSION, "accept": "text/event-stream"}
+        if self._api_key:
+            headers["x-api-key"] = self._api_key
+        parser = EventParser(self.name)
+        async for item in stream_items(
+            self._client,
+            self.name,
+            self._url,
+            payload=build_payload(request),
+            headers=headers,
+            secrets=[self._api_key],
+            frames=sse_frames,
+            parse=lambda message: parser.feed(message.event, message.data),
+        ):
+            yield item

@@ -1,0 +1,94 @@
+"""OpenAI Responses API streaming (https://platform.openai.com/docs/api-reference/responses-streaming).
+
+``build_payload`` and ``parse_event`` are pure; ``OpenAIResponsesProvider.stream`` is the thin
+I/O around them (``wire.stream_items``). Events are told apart by their ``type`` (the SSE
+``event:`` name when a payload lacks one). Text arrives in ``response.output_text.delta``;
+``response.completed`` ends the answer (``"stop"``), and ``response.incomplete`` ends it as
+``"length"`` when the reason is ``max_output_tokens`` — any other reason (a content filter)
+raises ``IncompleteStream``. ``response.failed`` and the ``error`` event raise by their
+code: a rate limit → ``RateLimited``, a used-up quota → ``QuotaExceeded``, else
+``ServerError``. All other events (``response.created``, ``…output_item.added``, …) are
+ignored.
+
+The Responses API has no prefill, so a continuation is asked for in words (``continuation``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import httpx
+
+from app.engine.errors import IncompleteStream, QuotaExceeded, RateLimited, ServerError, UpstreamError, redact
+from app.engine.providers.base import ChatRequest, Provider, StreamEnd, StreamItem, TextDelta
+from app.engine.providers.continuation import messages_with_continuation
+from app.engine.providers.wire import as_object, json_object, sse_frames, stream_items
+
+
+def build_payload(request: ChatRequest) -> dict:
+    payload: dict = {"model": request.model, "input": messages_with_continuation(request), "stream": True}
+    if request.max_tokens is not None:
+        payload["max_output_tokens"] = request.max_tokens
+    return payload
+
+
+def parse_event(event_name: str, data: str, provider: str) -> list[StreamItem]:
+    """One SSE message → its text delta or ``StreamEnd``; raises on failure events."""
+    event = json_object(data, provider)
+    kind = event.get("type") or event_name
+    if kind == "response.output_text.delta":
+        delta = event.get("delta")
+        return [TextDelta(delta)] if delta and isinstance(delta, str) else []
+    response = as_object(event.get("response"))
+    if kind == "response.completed":
+        return [StreamEnd("stop")]
+    if kind == "response.incomplete":
+        reason = as_object(response.get("incomplete_details")).get("reason")
+        if reason == "max_output_tokens":
+            return [StreamEnd("length")]
+        raise IncompleteStream(f"{provider} stopped the answer early ({reason or 'no reason given'})",
+                               provider=provider)
+    if kind == "response.failed":
+        raise _error(as_object(response.get("error")), provider)
+    if kind == "error":
+        raise _error(as_object(event.get("error")) or event, provider)
+    return []
+
+
+def _error(error: dict, provider: str) -> UpstreamError:
+    code = str(error.get("code") or error.get("type") or "error")
+    message = redact(str(error.get("message") or code))[:300]
+    error_class = ServerError
+    if "rate_limit" in code:
+        error_class = RateLimited
+    elif "insufficient_quota" in code:
+        error_class = QuotaExceeded
+    return error_class(f"{provider} reported {code} mid-answer: {message}", provider=provider)
+
+
+class OpenAIResponsesProvider(Provider):
+    name = "openai-responses"
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str | None, default_model: str) -> None:
+        self._client = client
+        self._url = base_url.rstrip("/") + "/responses"
+        self._api_key = api_key
+        self.default_model = default_model
+        self.label = f"OpenAI Responses ({urlsplit(base_url).netloc or base_url})"
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        headers = {"accept": "text/event-stream"}
+        if self._api_key:
+            headers["authorization"] = f"Bearer {self._api_key}"
+        async for item in stream_items(
+            self._client,
+            self.name,
+            self._url,
+            payload=build_payload(request),
+            headers=headers,
+            secrets=[self._api_key],
+            frames=sse_frames,
+            parse=lambda message: parse_event(message.event, message.data, self.name),
+        ):
+            yield item

@@ -1,0 +1,102 @@
+"""The HTTP side every streaming provider shares: POST, frame the body, stop at the end marker.
+
+``stream_items`` is the whole I/O of a provider: it sends the request, turns a non-200 answer
+into the error ``from_status`` picks (body quoted, shortened, redacted; ``Retry-After``
+honoured), splits the body into frames (``sse_frames`` or ``ndjson_frames``) and hands each
+frame to the provider's pure ``parse`` function. It returns right after the first
+``StreamEnd``; a body that ends before one yields none, and the runner calls that incomplete.
+Every failure leaves as an ``UpstreamError``: httpx exceptions through ``from_httpx``, a
+runaway line as ``BadRequest``.
+
+Bodies are read with ``aiter_bytes``, not ``aiter_raw``: both hand over data as it arrives,
+but only the former undoes a ``Content-Encoding`` (a proxy that gzips the stream).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import httpx
+
+from app.engine.errors import BadRequest, UpstreamError, from_httpx, from_status
+from app.engine.ndjson import NDJSONLines, NDJSONLineTooLong
+from app.engine.providers.base import StreamEnd, StreamItem
+from app.engine.retry import parse_retry_after
+from app.engine.sse import SSEDecoder, SSELineTooLong, SSEMessage
+
+ERROR_BODY_BYTES = 8192
+
+Frame = TypeVar("Frame")
+
+
+async def stream_items(
+    client: httpx.AsyncClient,
+    provider: str,
+    url: str,
+    *,
+    payload: dict,
+    headers: dict[str, str],
+    secrets: Iterable[str | None],
+    frames: Callable[[httpx.Response], AsyncIterator[Frame]],
+    parse: Callable[[Frame], list[StreamItem]],
+) -> AsyncIterator[StreamItem]:
+    try:
+        async with client.stream("POST", url, json=payload, headers=headers) as response:
+            if response.status_code != 200:
+                raise await status_error(provider, response, secrets)
+            async for frame in frames(response):
+                for item in parse(frame):
+                    yield item
+                    if isinstance(item, StreamEnd):
+                        return
+    except httpx.HTTPError as exc:
+        raise from_httpx(provider, exc) from None
+    except (SSELineTooLong, NDJSONLineTooLong) as exc:
+        raise BadRequest(f"{provider} sent a malformed stream ({exc})", provider=provider) from None
+
+
+async def sse_frames(response: httpx.Response) -> AsyncIterator[SSEMessage]:
+    decoder = SSEDecoder()
+    async for chunk in response.aiter_bytes():
+        for message in decoder.feed(chunk):
+            yield message
+    for message in decoder.flush():
+        yield message
+
+
+async def ndjson_frames(response: httpx.Response) -> AsyncIterator[str]:
+    splitter = NDJSONLines()
+    async for chunk in response.aiter_bytes():
+        for line in splitter.feed(chunk):
+            yield line
+    for line in splitter.flush():
+        yield line
+
+
+async def status_error(provider: str, response: httpx.Response, secrets: Iterable[str | None]) -> UpstreamError:
+    body = b""
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= ERROR_BODY_BYTES:
+            break
+    retry_after = parse_retry_after(response.headers, datetime.now(UTC))
+    return from_status(provider, response.status_code, body.decode(errors="replace"), retry_after, secrets=secrets)
+
+
+def json_object(data: str, provider: str) -> dict:
+    """One frame's JSON object; anything else is a ``BadRequest`` (the stream is unusable)."""
+    try:
+        value = json.loads(data)
+    except json.JSONDecodeError:
+        raise BadRequest(f"{provider} sent a malformed chunk", provider=provider) from None
+    if not isinstance(value, dict):
+        raise BadRequest(f"{provider} sent a malformed chunk", provider=provider)
+    return value
+
+
+def as_object(value: object) -> dict:
+    """A JSON field that should hold an object, or ``{}`` when it is missing or of another type."""
+    return value if isinstance(value, dict) else {}
