@@ -15,6 +15,11 @@ from collections.abc import Mapping
 DEFAULT_DATABASE_URL = "sqlite:///data/unbroken.db"
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
+DEFAULT_OLLAMA_MODEL = "llama3.2"
+OPENAI_APIS = ("chat", "responses")
+DEMO_MODES = ("auto", "on", "off")
 
 
 class SettingsError(ValueError):
@@ -25,11 +30,25 @@ class SettingsError(ValueError):
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     port: int = 3000
-    # Provider selection: OpenAI-compatible when a key or a base URL is given, else demo.
+    # Providers: each one is on when its key or address is set; the demo when none is (auto).
     openai_api_key: str | None = dataclasses.field(default=None, repr=False)
     openai_base_url: str | None = None
     openai_model: str = DEFAULT_OPENAI_MODEL
+    openai_models: tuple[str, ...] = ()
+    openai_api: str = "chat"  # "chat" (Chat Completions) or "responses" (Responses API)
+    anthropic_api_key: str | None = dataclasses.field(default=None, repr=False)
+    anthropic_base_url: str | None = None
+    anthropic_model: str = DEFAULT_ANTHROPIC_MODEL
+    anthropic_models: tuple[str, ...] = ()
+    ollama_host: str | None = None
+    ollama_model: str = DEFAULT_OLLAMA_MODEL
+    ollama_models: tuple[str, ...] = ()
+    demo: str = "auto"
     demo_tokens_per_s: float = 40.0
+    # Per provider: concurrent streams, and the circuit breaker.
+    provider_concurrency: int = 8
+    breaker_failures: int = 5
+    breaker_cooldown_s: float = 30.0
     # Delivery.
     heartbeat_interval_s: float = 15.0
     sse_retry_ms: int = 1000
@@ -51,8 +70,26 @@ class Settings:
     retry_budget_s: float = 180.0
 
     @property
-    def provider_name(self) -> str:
-        return "openai" if (self.openai_api_key or self.openai_base_url) else "demo"
+    def openai_enabled(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def anthropic_enabled(self) -> bool:
+        return bool(self.anthropic_api_key or self.anthropic_base_url)
+
+    @property
+    def ollama_enabled(self) -> bool:
+        return bool(self.ollama_host)
+
+    @property
+    def demo_enabled(self) -> bool:
+        if self.demo != "auto":
+            return self.demo == "on"
+        return not (self.openai_enabled or self.anthropic_enabled or self.ollama_enabled)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured key, for masking."""
+        return tuple(k for k in (self.openai_api_key, self.anthropic_api_key) if k)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,6 +101,19 @@ class Settings:
             openai_api_key=reader.optional("OPENAI_API_KEY"),
             openai_base_url=reader.optional("OPENAI_BASE_URL"),
             openai_model=reader.text("OPENAI_MODEL", DEFAULT_OPENAI_MODEL),
+            openai_models=reader.names("OPENAI_MODELS"),
+            openai_api=reader.choice("UNBROKEN_OPENAI_API", "chat", OPENAI_APIS),
+            anthropic_api_key=reader.optional("ANTHROPIC_API_KEY"),
+            anthropic_base_url=reader.optional("ANTHROPIC_BASE_URL"),
+            anthropic_model=reader.text("ANTHROPIC_MODEL", DEFAULT_ANTHROPIC_MODEL),
+            anthropic_models=reader.names("ANTHROPIC_MODELS"),
+            ollama_host=reader.optional("OLLAMA_HOST"),
+            ollama_model=reader.text("OLLAMA_MODEL", DEFAULT_OLLAMA_MODEL),
+            ollama_models=reader.names("OLLAMA_MODELS"),
+            demo=reader.choice("UNBROKEN_DEMO", "auto", DEMO_MODES),
+            provider_concurrency=reader.integer("UNBROKEN_PROVIDER_CONCURRENCY", 8, low=1),
+            breaker_failures=reader.integer("UNBROKEN_BREAKER_FAILURES", 5, low=1),
+            breaker_cooldown_s=reader.number("UNBROKEN_BREAKER_COOLDOWN_S", 30.0, low=0.0),
             demo_tokens_per_s=reader.number("UNBROKEN_DEMO_TOKENS_PER_S", 40.0, low=0.1),
             heartbeat_interval_s=reader.number("UNBROKEN_HEARTBEAT_S", 15.0, low=0.05),
             sse_retry_ms=reader.integer("UNBROKEN_SSE_RETRY_MS", 1000, low=0),
@@ -93,6 +143,16 @@ class _Reader:
 
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default
+
+    def names(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list, e.g. ``OPENAI_MODELS=gpt-4o-mini,gpt-4o``."""
+        return tuple(part.strip() for part in (self.optional(name) or "").split(",") if part.strip())
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = (self.optional(name) or default).lower()
+        if value not in choices:
+            raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        return value
 
     def number(self, name: str, default: float, *, low: float) -> float:
         raw = self.optional(name)

@@ -30,6 +30,7 @@ class MessageView:
     content: str  # for an answer: the snapshot written when its run ended ("" before)
     run_id: str | None
     run_state: RunState | None
+    provider: str | None
 
 
 class History:
@@ -55,15 +56,15 @@ class History:
 
     def messages(self, conversation_id: str) -> list[MessageView]:
         query = (
-            select(Message.id, Message.role, Message.content, Message.run_id, Run.state)
+            select(Message.id, Message.role, Message.content, Message.run_id, Run.state, Run.provider)
             .outerjoin(Run, Run.id == Message.run_id)
             .where(Message.conversation_id == conversation_id)
             .order_by(Message.position)
         )
         with self.engine.connect() as connection:
             return [
-                MessageView(id, role, content, run_id, RunState(state) if state else None)
-                for id, role, content, run_id, state in connection.execute(query)
+                MessageView(id, role, content, run_id, RunState(state) if state else None, provider)
+                for id, role, content, run_id, state, provider in connection.execute(query)
             ]
 
     def chat_context(self, conversation_id: str, answer_message_id: str) -> list[ChatMessage]:

@@ -23,11 +23,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from app.engine.attempts import Attempt, Timeouts, stream_attempt
-from app.engine.errors import UpstreamError
+from app.engine.errors import RetryableError, UpstreamError
 from app.engine.events import Delta, End, Status
 from app.engine.history import History
 from app.engine.log import EventLog
+from app.engine.gate import CircuitBreaker, CircuitOpen, SlotQueue
 from app.engine.providers.base import ChatRequest, Provider
+from app.engine.providers.registry import ProviderRegistry
 from app.engine.retry import GiveUp, RetryPolicy
 from app.engine.states import RunState, check_transition
 from app.engine.store import RunRow, Store
@@ -51,21 +53,43 @@ class RunnerClock:
     random: Callable[[], float] = random.random
 
 
+@dataclasses.dataclass(frozen=True)
+class GateSettings:
+    concurrency: int = 8  # streams at once per provider
+    breaker_failures: int = 5
+    breaker_cooldown_s: float = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Gate:
+    breaker: CircuitBreaker
+    slots: SlotQueue
+
+
 class Runner:
     def __init__(
         self,
         store: Store,
         history: History,
         log: EventLog,
-        provider: Provider,
+        registry: ProviderRegistry,
         policy: RetryPolicy = RetryPolicy(),
         timeouts: Timeouts = Timeouts(),
         clock: RunnerClock = RunnerClock(),
+        gates: GateSettings = GateSettings(),
     ) -> None:
         self._store = store
         self._history = history
         self._log = log
-        self._provider = provider
+        self._registry = registry
+        loop_time = asyncio.get_running_loop().time
+        self._gates = {
+            name: _Gate(
+                CircuitBreaker(name, gates.breaker_failures, gates.breaker_cooldown_s, loop_time),
+                SlotQueue(gates.concurrency),
+            )
+            for name in registry.providers
+        }
         self._policy = policy
         self._timeouts = timeouts
         self._clock = clock
@@ -163,39 +187,61 @@ class _Drive:
 
     async def _attempt_until_done(self) -> End:
         run, r = self.run_row, self.r
+        provider = r._registry.providers.get(run.provider)
+        if provider is None:
+            return End(RunState.FAILED, f"The provider {run.provider!r} is no longer configured", error="config")
         context = await asyncio.to_thread(r._history.chat_context, run.conversation_id, run.message_id)
         first_started = r._clock.now()
         deadline = asyncio.get_running_loop().time() + r._timeouts.total_s
         number = 0
         while True:
             number += 1
-            prefix = "".join(self.text_parts)
-            self.move(
-                RunState.CONTINUING if prefix else RunState.CONNECTING,
-                attempt=number, max_attempts=r._policy.max_attempts,
-                detail="Continuing from where it stopped" if prefix else f"Asking {r._provider.label}",
-            )
-            attempt = Attempt(number=number, started_at=r._clock.now(), prefix_chars=len(prefix))
-            self.attempts.append(attempt.record)
-            request = ChatRequest(messages=tuple(context), model=run.model, max_tokens=run.max_tokens, prefix=prefix)
             try:
-                end = await stream_attempt(r._provider, request, r._timeouts, deadline, self.add_text, attempt)
+                return await self._one_attempt(provider, context, number, deadline)
             except UpstreamError as exc:
-                attempt.finish(r._clock.now(), exc.cause, status=exc.status, message=exc.message)
                 elapsed_s = (r._clock.now() - first_started).total_seconds()
                 decision = r._policy.decide(exc, number, elapsed_s, r._clock.random)
                 if isinstance(decision, GiveUp):
                     ended = RunState.INTERRUPTED if self.has_text else RunState.FAILED
                     return End(ended, decision.reason, error=exc.cause)
-                attempt.record["wait_s"] = round(decision.delay_s, 3)
+                self.attempts[-1]["wait_s"] = round(decision.delay_s, 3)
                 retry_at = r._clock.now() + timedelta(seconds=decision.delay_s)
                 self.move(RunState.RETRYING, attempt=number + 1, max_attempts=r._policy.max_attempts,
                           retry_at=retry_at, detail=exc.message)
                 r._log.set_attempts(run.id, self.attempts)
                 await r._clock.sleep(decision.delay_s)
-                continue
-            attempt.finish(r._clock.now(), "ok")
-            return end
+
+    async def _one_attempt(self, provider: Provider, context, number: int, deadline: float) -> End:
+        """Pass the provider's gate (breaker, then a slot), then stream; raises UpstreamError."""
+        run, r = self.run_row, self.r
+        prefix = "".join(self.text_parts)
+        attempt = Attempt(number=number, started_at=r._clock.now(), prefix_chars=len(prefix))
+        self.attempts.append(attempt.record)
+        gate = r._gates[provider.name]
+
+        def queued(ahead: int) -> None:
+            self.move(RunState.QUEUED, attempt=number, max_attempts=r._policy.max_attempts,
+                      detail=f"Waiting for a free {provider.name} slot: {ahead} ahead")
+
+        try:
+            gate.breaker.check()
+            async with gate.slots.slot(queued):
+                self.move(
+                    RunState.CONTINUING if prefix else RunState.CONNECTING,
+                    attempt=number, max_attempts=r._policy.max_attempts,
+                    detail="Continuing from where it stopped" if prefix else f"Asking {provider.label}",
+                )
+                request = ChatRequest(messages=tuple(context), model=run.model, max_tokens=run.max_tokens,
+                                      prefix=prefix)
+                end = await stream_attempt(provider, request, r._timeouts, deadline, self.add_text, attempt)
+        except UpstreamError as exc:
+            attempt.finish(r._clock.now(), exc.cause, status=exc.status, message=exc.message)
+            if isinstance(exc, RetryableError) and not isinstance(exc, CircuitOpen):
+                gate.breaker.record_failure()
+            raise
+        gate.breaker.record_success()
+        attempt.finish(r._clock.now(), "ok")
+        return end
 
     def _close_open_attempt(self, outcome: str) -> None:
         if self.attempts and "ended_at" not in self.attempts[-1]:

@@ -19,10 +19,10 @@ from app.engine.db import open_database
 from app.engine.events import LogEvent
 from app.engine.history import History
 from app.engine.log import EventLog
-from app.engine.providers import Provider, build_provider
+from app.engine.providers import Provider, ProviderRegistry, UnknownModel, build_registry
 from app.engine.attempts import Timeouts
 from app.engine.retry import RetryPolicy
-from app.engine.runner import Runner, RunnerClock
+from app.engine.runner import GateSettings, Runner, RunnerClock
 from app.engine.states import CONTINUABLE_STATES
 from app.engine.store import ConversationNotFound, NewRun, RunRow, Store
 from app.settings import Settings
@@ -65,10 +65,10 @@ class RunRequest:
 
 class ChatService:
     def __init__(self, settings: Settings, provider: Provider | None = None, clock: RunnerClock = RunnerClock()) -> None:
+        """``provider``: serve this one provider instead of the configured ones (tests)."""
         self.settings = settings
         self._clock = clock
-        self._provider_override = provider
-        self.provider: Provider | None = provider
+        self.registry: ProviderRegistry | None = ProviderRegistry([(provider, ())]) if provider else None
         self.store: Store | None = None
         self.history: History | None = None
         self.log: EventLog | None = None
@@ -84,9 +84,9 @@ class ChatService:
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s)
         )
-        self.provider = self._provider_override or build_provider(self.settings, self._http)
+        self.registry = self.registry or build_registry(self.settings, self._http)
         self.runner = Runner(
-            self.store, self.history, self.log, self.provider,
+            self.store, self.history, self.log, self.registry,
             policy=RetryPolicy(
                 max_attempts=self.settings.retry_max_attempts,
                 base_delay_s=self.settings.retry_base_delay_s,
@@ -99,6 +99,11 @@ class ChatService:
                 total_s=self.settings.run_deadline_s,
             ),
             clock=self._clock,
+            gates=GateSettings(
+                concurrency=self.settings.provider_concurrency,
+                breaker_failures=self.settings.breaker_failures,
+                breaker_cooldown_s=self.settings.breaker_cooldown_s,
+            ),
         )
         recovered = await self.runner.recover()
         if recovered:
@@ -144,9 +149,12 @@ class ChatService:
             )
         if request.conversation_id is not None and not isinstance(request.conversation_id, str):
             raise InputError("bad_conversation_id", "conversation_id must be a string or null.")
-        model = request.model if request.model is not None else self.provider.default_model
-        if not isinstance(model, str) or not model.strip():
+        if request.model is not None and (not isinstance(request.model, str) or not request.model.strip()):
             raise InputError("bad_model", "model must be a non-empty string or null.")
+        try:
+            choice = self.registry.resolve(request.model)
+        except UnknownModel as exc:
+            raise InputError("unknown_model", str(exc)) from None
         max_tokens = request.max_tokens
         if max_tokens is not None and (
             isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= limits.max_tokens_cap
@@ -156,8 +164,8 @@ class ChatService:
             content=request.content,
             client_request_id=crid,
             conversation_id=request.conversation_id,
-            provider=self.provider.name,
-            model=model,
+            provider=choice.provider,
+            model=choice.model,
             max_tokens=max_tokens,
         )
 

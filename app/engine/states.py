@@ -40,7 +40,7 @@ ALLOWED_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.QUEUED: frozenset({RunState.CONNECTING, RunState.CONTINUING} | _ENDINGS),
     RunState.CONNECTING: frozenset({RunState.STREAMING, RunState.RETRYING} | _ENDINGS),
     RunState.STREAMING: frozenset({RunState.RETRYING, RunState.CONTINUING} | _ENDINGS),
-    RunState.RETRYING: frozenset({RunState.CONNECTING, RunState.CONTINUING} | _ENDINGS),
+    RunState.RETRYING: frozenset({RunState.QUEUED, RunState.CONNECTING, RunState.CONTINUING} | _ENDINGS),
     RunState.CONTINUING: frozenset({RunState.STREAMING, RunState.RETRYING} | _ENDINGS),
     RunState.COMPLETE: frozenset(),
     RunState.FAILED: frozenset(),

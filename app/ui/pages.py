@@ -52,7 +52,7 @@ def _message(message: MessageItem) -> rx.Component:
             initial_state=message.run_state,
             initial_text=message.content,
             heartbeat_ms=ChatState.heartbeat_ms,
-            demo=ChatState.is_demo,
+            demo=message.demo,
         ),
     )
 
@@ -67,6 +67,14 @@ def _composer() -> rx.Component:
             auto_focus=True,
             rows=3,
             class_name="ub-composer-input",
+        ),
+        rx.el.select(
+            rx.foreach(ChatState.models, lambda m: rx.el.option(m.label, value=m.id)),
+            name="model",
+            default_value=ChatState.model,
+            key=ChatState.model,
+            custom_attrs={"aria-label": "Model"},
+            class_name="ub-model-picker",
         ),
         rx.el.button("Send", type="submit", custom_attrs={"aria-label": "Send"}, class_name="ub-button ub-send"),
         on_submit=ChatState.send,

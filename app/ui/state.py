@@ -26,6 +26,13 @@ class MessageItem:
     content: str
     run_id: str
     run_state: str
+    demo: bool
+
+
+@dataclasses.dataclass
+class ModelItem:
+    id: str
+    label: str
 
 
 class ChatState(rx.State):
@@ -35,7 +42,8 @@ class ChatState(rx.State):
     title: str = ""
     notice: str = ""
     is_demo: bool = False
-    provider_label: str = ""
+    models: list[ModelItem] = []
+    model: str = ""
     heartbeat_ms: int = 15000
 
     def _route_conversation_id(self) -> str:
@@ -46,8 +54,11 @@ class ChatState(rx.State):
     async def load(self):
         """on_load of both pages: read the list and, on /c/<id>, that conversation."""
         service = chat_service()
-        self.is_demo = service.provider.is_demo
-        self.provider_label = service.provider.label
+        registry = service.registry
+        self.is_demo = registry.only_demo
+        self.models = [ModelItem(m.id, m.label) for m in registry.models]
+        if self.model not in {m.id for m in registry.models}:
+            self.model = registry.default.id
         self.heartbeat_ms = int(service.settings.heartbeat_interval_s * 1000)
         self.notice = ""
         self.current_id = self._route_conversation_id()
@@ -68,7 +79,8 @@ class ChatState(rx.State):
         views = await asyncio.to_thread(history.messages, self.current_id)
         self.title = conversation.title
         self.messages = [
-            MessageItem(v.id, v.role, v.content, v.run_id or "", str(v.run_state or "")) for v in views
+            MessageItem(v.id, v.role, v.content, v.run_id or "", str(v.run_state or ""), v.provider == "demo")
+            for v in views
         ]
 
     @rx.event
@@ -78,6 +90,7 @@ class ChatState(rx.State):
             content=content,
             client_request_id=form.get("client_request_id") or uuid.uuid4().hex,
             conversation_id=self.current_id or None,
+            model=form.get("model") or None,
         )
         try:
             run, _ = await chat_service().start_run(request)
@@ -88,6 +101,7 @@ class ChatState(rx.State):
             self.notice = "This conversation does not exist (or was deleted)."
             return
         self.notice = ""
+        self.model = form.get("model") or self.model
         if not self.current_id:
             return rx.redirect(f"/c/{run.conversation_id}")
         await self._refresh()

@@ -71,8 +71,15 @@ def api_routes(service: ChatService) -> list[Route]:
         await service.continue_run(request.path_params["run_id"])
         return JSONResponse(await service.run_view(request.path_params["run_id"]))
 
+    async def models(request: Request) -> Response:
+        registry = service.registry
+        return JSONResponse({
+            "models": [{"id": m.id, "provider": m.provider, "model": m.model, "label": m.label} for m in registry.models],
+            "default": registry.default.id,
+        })
+
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "provider": service.provider.name if service.provider else None})
+        return JSONResponse({"status": "ok"})
 
     return [
         Route("/api/runs", _guard(create_run), methods=["POST"]),
@@ -80,5 +87,6 @@ def api_routes(service: ChatService) -> list[Route]:
         Route("/api/runs/{run_id}/events", _guard(events), methods=["GET"]),
         Route("/api/runs/{run_id}/stop", _guard(stop), methods=["POST"]),
         Route("/api/runs/{run_id}/continue", _guard(continue_), methods=["POST"]),
+        Route("/api/models", models, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]

@@ -252,3 +252,34 @@ async def test_a_complete_answer_cannot_be_continued(make_service):
     await events_of(service, run_id)
     with pytest.raises(Conflict):
         await service.continue_run(run_id)
+
+
+async def test_runs_beyond_the_concurrency_limit_wait_queued_with_their_position(make_service):
+    service, provider = await make_service(
+        [TextDelta("first"), Pause(), StreamEnd("stop")], [TextDelta("second"), StreamEnd("stop")],
+        provider_concurrency=1,
+    )
+    first = await start(service, "one")
+    await provider.paused.wait()
+    second = await start(service, "two")
+    await service.log.durable()
+    while (await service.run_view(second))["state"] != "queued":
+        await asyncio.sleep(0.01)
+    provider.release()
+    events = await events_of(service, second)
+    queued = next(data for kind, data in events if data.get("state") == "queued")
+    assert "0 ahead" in queued["detail"]
+    assert states_of(events) == ["queued", "connecting", "streaming", "complete"]
+    await events_of(service, first)
+
+
+async def test_an_open_circuit_holds_new_runs_in_retrying_instead_of_calling(make_service, sleeps):
+    down = Overloaded("p is overloaded (HTTP 503)", provider="p", status=503)
+    service, provider = await make_service(
+        [down], [down], [TextDelta("back"), StreamEnd("stop")],
+        breaker_failures=2, breaker_cooldown_s=3600, retry_max_attempts=3,
+    )
+    events = await events_of(service, await start(service))
+    assert states_of(events)[-1] == "failed"
+    assert len(provider.requests) == 2  # the third attempt was refused by the open circuit
+    assert "failed 2 times in a row" in events[-1][1]["detail"]
