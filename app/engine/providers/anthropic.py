@@ -1,7 +1,7 @@
 """Anthropic Messages streaming (https://docs.anthropic.com/en/api/messages-streaming).
 
-``build_payload`` and ``EventParser`` are pure; ``AnthropicProvider.stream`` is the thin I/O
-around them (``wire.stream_items``). Text arrives in ``content_block_delta`` events of type
+``build_payload`` and ``EventParser`` are pure; ``AnthropicProvider`` is the thin I/O around
+them (a ``wire.StreamingHTTPProvider`` reading SSE). Text arrives in ``content_block_delta`` events of type
 ``text_delta``; the stop reason in the ``message_delta`` near the end (``end_turn`` and
 ``stop_sequence`` → ``"stop"``, ``max_tokens`` → ``"length"``, others kept as Anthropic's own
 word); and the answer is finished only at ``message_stop``, the one event that yields
@@ -19,10 +19,7 @@ prefix already ends with; the caller's seam-overlap removal drops it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
-
-import httpx
+from collections.abc import Callable
 
 from app.engine.errors import (
     AuthError,
@@ -34,8 +31,9 @@ from app.engine.errors import (
     UpstreamError,
     redact,
 )
-from app.engine.providers.base import ChatRequest, Provider, StreamEnd, StreamItem, TextDelta
-from app.engine.providers.wire import as_object, json_object, sse_frames, stream_items
+from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta
+from app.engine.providers.wire import StreamingHTTPProvider, as_object, json_object, sse_frames
+from app.engine.sse import SSEMessage
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; used when the request has none
@@ -101,29 +99,21 @@ class EventParser:
         return error_class(f"{self._provider} reported {error_type} mid-answer: {message}", provider=self._provider)
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(StreamingHTTPProvider):
     name = "anthropic"
+    path = "/v1/messages"
+    brand = "Anthropic"
+    frames = staticmethod(sse_frames)
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str | None, default_model: str) -> None:
-        self._client = client
-        self._url = base_url.rstrip("/") + "/v1/messages"
-        self._api_key = api_key
-        self.default_model = default_model
-        self.label = f"Anthropic ({urlsplit(base_url).netloc or base_url})"
+    def payload(self, request: ChatRequest) -> dict:
+        return build_payload(request)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+    def headers(self) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION, "accept": "text/event-stream"}
         if self._api_key:
             headers["x-api-key"] = self._api_key
-        parser = EventParser(self.name)
-        async for item in stream_items(
-            self._client,
-            self.name,
-            self._url,
-            payload=build_payload(request),
-            headers=headers,
-            secrets=[self._api_key],
-            frames=sse_frames,
-            parse=lambda message: parser.feed(message.event, message.data),
-        ):
-            yield item
+        return headers
+
+    def parser(self) -> Callable[[SSEMessage], list[StreamItem]]:
+        events = EventParser(self.name)
+        return lambda message: events.feed(message.event, message.data)

@@ -2,9 +2,9 @@
 
 See https://github.com/ollama/ollama/blob/main/docs/api.md#generate-a-chat-completion.
 
-``build_payload`` and ``parse_line`` are pure; ``OllamaProvider.stream`` is the thin I/O
-around them (``wire.stream_items`` with ``wire.ndjson_frames``). Each line is one JSON
-object: ``{"message": {"content": …}, "done": false}`` carries text, and the line with
+``build_payload`` and ``parse_line`` are pure; ``OllamaProvider`` is the thin I/O around them
+(a ``wire.StreamingHTTPProvider`` reading NDJSON). Each line is one JSON object:
+``{"message": {"content": …}, "done": false}`` carries text, and the line with
 ``"done": true`` is the end marker, its ``done_reason`` the finish reason (``"length"`` when
 ``num_predict`` cut the answer). An ``{"error": …}`` line raises ``ServerError`` (retried: it
 is usually the model runner crashing or running out of memory); a line that is not a JSON
@@ -15,15 +15,14 @@ Ollama has no prefill, so a continuation is asked for in words (``continuation``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
+from collections.abc import Callable
 
 import httpx
 
 from app.engine.errors import ServerError, redact
-from app.engine.providers.base import ChatRequest, Provider, StreamEnd, StreamItem, TextDelta
+from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta
 from app.engine.providers.continuation import messages_with_continuation
-from app.engine.providers.wire import json_object, ndjson_frames, stream_items
+from app.engine.providers.wire import StreamingHTTPProvider, json_object, ndjson_frames
 
 
 def build_payload(request: ChatRequest) -> dict:
@@ -49,24 +48,20 @@ def parse_line(line: str, provider: str) -> list[StreamItem]:
     return items
 
 
-class OllamaProvider(Provider):
+class OllamaProvider(StreamingHTTPProvider):
     name = "ollama"
+    path = "/api/chat"
+    brand = "Ollama"
+    frames = staticmethod(ndjson_frames)
 
     def __init__(self, client: httpx.AsyncClient, host: str, default_model: str) -> None:
-        self._client = client
-        self._url = host.rstrip("/") + "/api/chat"
-        self.default_model = default_model
-        self.label = f"Ollama ({urlsplit(host).netloc or host})"
+        super().__init__(client, host, None, default_model)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
-        async for item in stream_items(
-            self._client,
-            self.name,
-            self._url,
-            payload=build_payload(request),
-            headers={"accept": "application/x-ndjson"},
-            secrets=[],
-            frames=ndjson_frames,
-            parse=lambda line: parse_line(line, self.name),
-        ):
-            yield item
+    def payload(self, request: ChatRequest) -> dict:
+        return build_payload(request)
+
+    def headers(self) -> dict[str, str]:
+        return {"accept": "application/x-ndjson"}
+
+    def parser(self) -> Callable[[str], list[StreamItem]]:
+        return lambda line: parse_line(line, self.name)

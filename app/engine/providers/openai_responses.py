@@ -1,7 +1,7 @@
 """OpenAI Responses API streaming (https://platform.openai.com/docs/api-reference/responses-streaming).
 
-``build_payload`` and ``parse_event`` are pure; ``OpenAIResponsesProvider.stream`` is the thin
-I/O around them (``wire.stream_items``). Events are told apart by their ``type`` (the SSE
+``build_payload`` and ``parse_event`` are pure; ``OpenAIResponsesProvider`` is the thin I/O
+around them (a ``wire.StreamingHTTPProvider`` reading SSE). Events are told apart by their ``type`` (the SSE
 ``event:`` name when a payload lacks one). Text arrives in ``response.output_text.delta``;
 ``response.completed`` ends the answer (``"stop"``), and ``response.incomplete`` ends it as
 ``"length"`` when the reason is ``max_output_tokens`` — any other reason (a content filter)
@@ -15,15 +15,13 @@ The Responses API has no prefill, so a continuation is asked for in words (``con
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
-
-import httpx
+from collections.abc import Callable
 
 from app.engine.errors import IncompleteStream, QuotaExceeded, RateLimited, ServerError, UpstreamError, redact
-from app.engine.providers.base import ChatRequest, Provider, StreamEnd, StreamItem, TextDelta
+from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta
 from app.engine.providers.continuation import messages_with_continuation
-from app.engine.providers.wire import as_object, json_object, sse_frames, stream_items
+from app.engine.providers.wire import StreamingHTTPProvider, as_object, json_object, sse_frames
+from app.engine.sse import SSEMessage
 
 
 def build_payload(request: ChatRequest) -> dict:
@@ -67,28 +65,20 @@ def _error(error: dict, provider: str) -> UpstreamError:
     return error_class(f"{provider} reported {code} mid-answer: {message}", provider=provider)
 
 
-class OpenAIResponsesProvider(Provider):
+class OpenAIResponsesProvider(StreamingHTTPProvider):
     name = "openai-responses"
+    path = "/responses"
+    brand = "OpenAI Responses"
+    frames = staticmethod(sse_frames)
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str | None, default_model: str) -> None:
-        self._client = client
-        self._url = base_url.rstrip("/") + "/responses"
-        self._api_key = api_key
-        self.default_model = default_model
-        self.label = f"OpenAI Responses ({urlsplit(base_url).netloc or base_url})"
+    def payload(self, request: ChatRequest) -> dict:
+        return build_payload(request)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+    def headers(self) -> dict[str, str]:
         headers = {"accept": "text/event-stream"}
         if self._api_key:
             headers["authorization"] = f"Bearer {self._api_key}"
-        async for item in stream_items(
-            self._client,
-            self.name,
-            self._url,
-            payload=build_payload(request),
-            headers=headers,
-            secrets=[self._api_key],
-            frames=sse_frames,
-            parse=lambda message: parse_event(message.event, message.data, self.name),
-        ):
-            yield item
+        return headers
+
+    def parser(self) -> Callable[[SSEMessage], list[StreamItem]]:
+        return lambda message: parse_event(message.event, message.data, self.name)

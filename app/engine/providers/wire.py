@@ -1,5 +1,8 @@
 """The HTTP side every streaming provider shares: POST, frame the body, stop at the end marker.
 
+``StreamingHTTPProvider`` is the base of such providers: a subclass names its path, headers,
+payload, body framing and parser, and inherits the constructor and ``stream``.
+
 ``stream_items`` is the whole I/O of a provider: it sends the request, turns a non-200 answer
 into the error ``from_status`` picks (body quoted, shortened, redacted; ``Retry-After``
 honoured), splits the body into frames (``sse_frames`` or ``ndjson_frames``) and hands each
@@ -14,22 +17,64 @@ but only the former undoes a ``Content-Encoding`` (a proxy that gzips the stream
 
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
 from app.engine.errors import BadRequest, UpstreamError, from_httpx, from_status
 from app.engine.ndjson import NDJSONLines, NDJSONLineTooLong
-from app.engine.providers.base import StreamEnd, StreamItem
+from app.engine.providers.base import ChatRequest, Provider, StreamEnd, StreamItem
 from app.engine.retry import parse_retry_after
 from app.engine.sse import SSEDecoder, SSELineTooLong, SSEMessage
 
 ERROR_BODY_BYTES = 8192
 
 Frame = TypeVar("Frame")
+
+
+class StreamingHTTPProvider(Provider):
+    """One JSON POST to ``base_url + path``, one streamed answer read through ``stream_items``."""
+
+    path: str  # appended to the base URL, e.g. "/v1/messages"
+    brand: str  # the label's first words; the base URL's host follows
+    frames: Callable[[httpx.Response], AsyncIterator[Any]]  # sse_frames or ndjson_frames, as a staticmethod
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str | None, default_model: str) -> None:
+        self._client = client
+        self._url = base_url.rstrip("/") + self.path
+        self._api_key = api_key
+        self.default_model = default_model
+        self.label = f"{self.brand} ({urlsplit(base_url).netloc or base_url})"
+
+    @abc.abstractmethod
+    def payload(self, request: ChatRequest) -> dict:
+        """The JSON body, from the module's pure ``build_payload``."""
+
+    @abc.abstractmethod
+    def headers(self) -> dict[str, str]:
+        """The request's headers besides the JSON content type (the key, when there is one)."""
+
+    @abc.abstractmethod
+    def parser(self) -> Callable[[Any], list[StreamItem]]:
+        """A frame → items function for one answer (a fresh one each time: it may keep state)."""
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+        async for item in stream_items(
+            self._client,
+            self.name,
+            self._url,
+            payload=self.payload(request),
+            headers=self.headers(),
+            secrets=[self._api_key],
+            frames=self.frames,
+            parse=self.parser(),
+        ):
+            yield item
 
 
 async def stream_items(
