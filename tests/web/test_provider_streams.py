@@ -150,6 +150,14 @@ async def test_a_429_is_rate_limited_for_as_long_as_retry_after_says(fake, name)
     assert (outcome.error.status, outcome.error.retry_after_s) == (429, 2.0)
 
 
+@pytest.mark.parametrize("name", ["openai", "openai-responses"])
+async def test_a_429_without_retry_after_waits_for_the_longest_openai_rate_limit_reset(fake, name):
+    headers = {"x-ratelimit-reset-requests": "1s", "x-ratelimit-reset-tokens": "1.5s"}
+    outcome = await play(fake, name, Answer(status=429, headers=headers))
+    assert isinstance(outcome.error, RateLimited)
+    assert outcome.error.retry_after_s == 1.5
+
+
 @pytest.mark.parametrize("name", PROVIDERS)
 async def test_a_529_is_overloaded(fake, name):
     outcome = await play(fake, name, Answer(status=529))

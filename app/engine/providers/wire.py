@@ -4,9 +4,10 @@
 payload, body framing and parser, and inherits the constructor and ``stream``.
 
 ``stream_items`` is the whole I/O of a provider: it sends the request, turns a non-200 answer
-into the error ``from_status`` picks (body quoted, shortened, redacted; ``Retry-After``
-honoured), splits the body into frames (``sse_frames`` or ``ndjson_frames``) and hands each
-frame to the provider's pure ``parse`` function. It returns right after the first
+into the error ``from_status`` picks (body quoted, shortened, redacted; the wait asked for by
+``Retry-After`` or, on a 429, OpenAI's ``x-ratelimit-reset-*`` kept as ``retry_after_s``),
+splits the body into frames (``sse_frames`` or ``ndjson_frames``) and hands each frame to the
+provider's pure ``parse`` function. It returns right after the first
 ``StreamEnd``; a body that ends before one yields none, and the runner calls that incomplete.
 Every failure leaves as an ``UpstreamError``: httpx exceptions through ``from_httpx``, a
 runaway line as ``BadRequest``.
@@ -29,7 +30,7 @@ import httpx
 from app.engine.errors import BadRequest, UpstreamError, from_httpx, from_status
 from app.engine.ndjson import NDJSONLines, NDJSONLineTooLong
 from app.engine.providers.base import ChatRequest, Provider, StreamEnd, StreamItem
-from app.engine.retry import parse_retry_after
+from app.engine.retry import retry_after_s
 from app.engine.sse import SSEDecoder, SSELineTooLong, SSEMessage
 
 ERROR_BODY_BYTES = 8192
@@ -127,7 +128,7 @@ async def status_error(provider: str, response: httpx.Response, secrets: Iterabl
         body += chunk
         if len(body) >= ERROR_BODY_BYTES:
             break
-    retry_after = parse_retry_after(response.headers, datetime.now(UTC))
+    retry_after = retry_after_s(response.status_code, response.headers, datetime.now(UTC))
     return from_status(provider, response.status_code, body.decode(errors="replace"), retry_after, secrets=secrets)
 
 
