@@ -44,6 +44,7 @@ class Settings:
     ollama_model: str = DEFAULT_OLLAMA_MODEL
     ollama_models: tuple[str, ...] = ()
     demo: str = "auto"
+    default_model: str | None = None  # "provider:model"; else the first configured
     demo_tokens_per_s: float = 40.0
     # Per provider: concurrent streams, and the circuit breaker.
     provider_concurrency: int = 8
@@ -111,6 +112,7 @@ class Settings:
             ollama_model=reader.text("OLLAMA_MODEL", DEFAULT_OLLAMA_MODEL),
             ollama_models=reader.names("OLLAMA_MODELS"),
             demo=reader.choice("UNBROKEN_DEMO", "auto", DEMO_MODES),
+            default_model=reader.optional("UNBROKEN_DEFAULT_MODEL"),
             provider_concurrency=reader.integer("UNBROKEN_PROVIDER_CONCURRENCY", 8, low=1),
             breaker_failures=reader.integer("UNBROKEN_BREAKER_FAILURES", 5, low=1),
             breaker_cooldown_s=reader.number("UNBROKEN_BREAKER_COOLDOWN_S", 30.0, low=0.0),

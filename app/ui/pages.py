@@ -31,7 +31,7 @@ def _demo_banner() -> rx.Component:
         ChatState.is_demo,
         rx.el.div(
             rx.el.strong("Demo mode: "),
-            "answers come from Unbroken's built-in demo provider, not a model. "
+            "answers from the demo model come from Unbroken's built-in demo provider, not a real model. "
             "Set OPENAI_API_KEY (and OPENAI_BASE_URL for other OpenAI-compatible servers) to connect a real API.",
             class_name="ub-banner",
             role="note",

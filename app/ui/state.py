@@ -55,7 +55,7 @@ class ChatState(rx.State):
         """on_load of both pages: read the list and, on /c/<id>, that conversation."""
         service = chat_service()
         registry = service.registry
-        self.is_demo = registry.only_demo
+        self.is_demo = registry.has_demo
         self.models = [ModelItem(m.id, m.label) for m in registry.models]
         if self.model not in {m.id for m in registry.models}:
             self.model = registry.default.id

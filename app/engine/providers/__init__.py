@@ -11,7 +11,7 @@ from app.engine.providers.ollama import OllamaProvider
 from app.engine.providers.openai import OpenAIProvider
 from app.engine.providers.openai_responses import OpenAIResponsesProvider
 from app.engine.providers.registry import ModelChoice, ProviderRegistry, UnknownModel
-from app.settings import DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_OPENAI_BASE_URL, Settings
+from app.settings import DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_OPENAI_BASE_URL, Settings, SettingsError
 
 __all__ = [
     "ChatMessage",
@@ -51,4 +51,7 @@ def build_registry(settings: Settings, client: httpx.AsyncClient) -> ProviderReg
         offers.append((provider, settings.ollama_models))
     if settings.demo_enabled or not offers:
         offers.append((DemoProvider(tokens_per_s=settings.demo_tokens_per_s), ()))
-    return ProviderRegistry(offers)
+    try:
+        return ProviderRegistry(offers, default=settings.default_model)
+    except UnknownModel as exc:
+        raise SettingsError(f"UNBROKEN_DEFAULT_MODEL: {exc}") from None

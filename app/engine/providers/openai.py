@@ -3,7 +3,7 @@
 See https://platform.openai.com/docs/api-reference/chat-streaming.
 
 ``build_payload`` and ``parse_chunk`` are pure; ``OpenAIProvider.stream`` is the thin I/O
-around them (``wire.stream_items`` with ``wire.sse_frames``). The end marker is ``[DONE]``
+around them (``wire.StreamingHTTPProvider`` with ``wire.sse_frames``). The end marker is ``[DONE]``
 or a chunk with a ``finish_reason`` (``"length"``: cut by ``max_tokens``). The final usage
 chunk of ``stream_options.include_usage`` has empty ``choices`` and carries no text; an
 ``{"error": …}`` object inside the stream raises ``ServerError`` (retried).
@@ -13,15 +13,13 @@ Chat Completions has no prefill, so a continuation is asked for in words (``cont
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
-
-import httpx
+from collections.abc import Callable
 
 from app.engine.errors import ServerError, redact
-from app.engine.providers.base import ChatRequest, Provider, StreamEnd, StreamItem, TextDelta
+from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta
 from app.engine.providers.continuation import messages_with_continuation
-from app.engine.providers.wire import as_object, json_object, sse_frames, stream_items
+from app.engine.providers.wire import StreamingHTTPProvider, as_object, json_object, sse_frames
+from app.engine.sse import SSEMessage
 
 DONE = "[DONE]"
 
@@ -60,28 +58,20 @@ def parse_chunk(data: str, provider: str) -> list[StreamItem]:
     return items
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(StreamingHTTPProvider):
     name = "openai"
+    path = "/chat/completions"
+    brand = "OpenAI-compatible"
+    frames = staticmethod(sse_frames)
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str | None, default_model: str) -> None:
-        self._client = client
-        self._url = base_url.rstrip("/") + "/chat/completions"
-        self._api_key = api_key
-        self.default_model = default_model
-        self.label = f"OpenAI-compatible ({urlsplit(base_url).netloc or base_url})"
+    def payload(self, request: ChatRequest) -> dict:
+        return build_payload(request)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
+    def headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        async for item in stream_items(
-            self._client,
-            self.name,
-            self._url,
-            payload=build_payload(request),
-            headers=headers,
-            secrets=[self._api_key],
-            frames=sse_frames,
-            parse=lambda message: parse_chunk(message.data, self.name),
-        ):
-            yield item
+        return headers
+
+    def parser(self) -> Callable[[SSEMessage], list[StreamItem]]:
+        return lambda message: parse_chunk(message.data, self.name)

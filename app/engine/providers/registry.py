@@ -27,8 +27,9 @@ class UnknownModel(LookupError):
 
 
 class ProviderRegistry:
-    def __init__(self, offers: list[tuple[Provider, tuple[str, ...]]]) -> None:
-        """``offers``: each provider with the models it serves (its default model when empty)."""
+    def __init__(self, offers: list[tuple[Provider, tuple[str, ...]]], default: str | None = None) -> None:
+        """``offers``: each provider with the models it serves (its default model when empty);
+        ``default``: the model preselected for new answers (else the first)."""
         if not offers:
             raise ValueError("at least one provider is needed")
         self.providers: dict[str, Provider] = {}
@@ -37,14 +38,11 @@ class ProviderRegistry:
             self.providers[provider.name] = provider
             for model in models or (provider.default_model,):
                 self.models.append(ModelChoice(provider.name, model, f"{model} · {provider.label}"))
+        self.default = self.resolve(default) if default else self.models[0]
 
     @property
-    def default(self) -> ModelChoice:
-        return self.models[0]
-
-    @property
-    def only_demo(self) -> bool:
-        return all(p.is_demo for p in self.providers.values())
+    def has_demo(self) -> bool:
+        return any(p.is_demo for p in self.providers.values())
 
     def resolve(self, name: str | None) -> ModelChoice:
         if name is None:
