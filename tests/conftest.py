@@ -39,15 +39,27 @@ def upstream():
         yield fake
 
 
+TEST_KEY = "sk-test-key"
+
+
+def provider_settings(upstream: FakeUpstream, provider: str, key: str = TEST_KEY) -> dict:
+    """Settings that point one provider kind at the fake upstream."""
+    return {
+        "openai": {"openai_base_url": upstream.base_url, "openai_api_key": key},
+        "responses": {"openai_base_url": upstream.base_url, "openai_api_key": key, "openai_api": "responses"},
+        "anthropic": {"anthropic_base_url": upstream.url, "anthropic_api_key": key},
+        "ollama": {"ollama_host": upstream.url},
+    }[provider]
+
+
 @pytest.fixture
 def api_against(settings):
     """Start the API (no Reflex) on a real port against the given upstream, or the demo."""
     servers = []
 
-    def start(upstream: FakeUpstream | None = None, **overrides) -> ServerThread:
-        config = dataclasses.replace(settings, **overrides)
-        if upstream is not None:
-            config = dataclasses.replace(config, openai_base_url=upstream.base_url, openai_api_key="sk-test-key")
+    def start(upstream: FakeUpstream | None = None, provider: str = "openai", **overrides) -> ServerThread:
+        pointed = provider_settings(upstream, provider) if upstream is not None else {}
+        config = dataclasses.replace(settings, **{**pointed, **overrides})
         server = ServerThread(build_api_app(ChatService(config)))
         servers.append(server.__enter__())
         return server
