@@ -21,6 +21,7 @@ the upstream pass through ``redact`` first.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -113,11 +114,27 @@ def from_httpx(provider: str, exc: httpx.HTTPError) -> UpstreamError:
     return TransportError(f"Could not reach {provider} ({type(exc).__name__})", provider=provider)
 
 
+def error_message_of(body: str) -> str:
+    """The human part of an error body: ``error.message`` (OpenAI, Anthropic), ``error`` (Ollama),
+    ``message``, else the body itself."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(parsed, dict):
+        error = parsed.get("error", parsed)
+        if isinstance(error, str):
+            return error
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"]
+    return body
+
+
 def from_status(
     provider: str, status: int, body: str, retry_after_s: float | None, secrets: Iterable[str | None] = ()
 ) -> UpstreamError:
-    """Translate a non-success HTTP answer; ``body`` is quoted (shortened, redacted)."""
-    excerpt = redact(body.strip(), secrets)[:_BODY_EXCERPT_CHARS]
+    """Translate a non-success HTTP answer; the body's message is quoted (shortened, redacted)."""
+    excerpt = redact(error_message_of(body.strip()).strip(), secrets)[:_BODY_EXCERPT_CHARS]
     said = f": {excerpt}" if excerpt else ""
     fields = {"provider": provider, "status": status, "retry_after_s": retry_after_s}
     if status in (401, 403):

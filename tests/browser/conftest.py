@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.fakes.server import free_port
+from tests.fakes.upstream import FakeUpstream
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -56,8 +57,19 @@ def _wait_until_ready(url: str, process: subprocess.Popen, log_path: Path) -> No
     raise RuntimeError(f"the app did not answer within {START_TIMEOUT_S} s")
 
 
+FAKE_MODEL = "fake-model"
+FAKE_KEY = "sk-browser-test-key"
+
+
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
+def fake_upstream():
+    """An OpenAI-compatible fake beside the demo: tests pick it with the model picker."""
+    with FakeUpstream() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, fake_upstream):
     data = tmp_path_factory.mktemp("app")
     port = free_port()
     env = {
@@ -67,6 +79,11 @@ def app_server(tmp_path_factory):
         "UNBROKEN_DEMO_TOKENS_PER_S": str(DEMO_TOKENS_PER_S),
         "UNBROKEN_HEARTBEAT_S": "1",
         "UNBROKEN_SSE_RETRY_MS": "300",
+        "UNBROKEN_DEMO": "on",
+        "UNBROKEN_DEFAULT_MODEL": "demo:demo",
+        "OPENAI_BASE_URL": fake_upstream.base_url,
+        "OPENAI_API_KEY": FAKE_KEY,
+        "OPENAI_MODEL": FAKE_MODEL,
     }
     log_path = data / "app.log"
     with open(log_path, "w") as log:
