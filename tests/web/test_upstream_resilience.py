@@ -162,3 +162,21 @@ def test_a_bad_key_fails_after_one_call_and_the_key_appears_nowhere(
 
 def provider_name(provider: str) -> str:
     return {"responses": "openai-responses"}.get(provider, provider)
+
+
+def test_an_oversized_chunk_passes_through_whole(api_against, upstream):
+    big = "x" * 1_500_000  # one 1.5 MB SSE line from the upstream, one huge delta to the browser
+    upstream.set_script(Answer(text=big, chunk_chars=len(big)))
+    base = api_against(upstream, max_content_chars=10).url
+    run, events = finish(base, ask(base, "big"))
+    assert run["state"] == "complete" and run["text"] == big
+    assert "".join(data["text"] for _, kind, data in events if kind == "delta") == big
+
+
+def test_a_runaway_line_fails_clearly_instead_of_filling_memory(api_against, upstream):
+    upstream.set_script(Answer(text="y" * 5_000_000, chunk_chars=5_000_000))  # past the 4 MiB line limit
+    base = api_against(upstream).url
+    run, events = finish(base, ask(base, "runaway"))
+    assert run["state"] == "failed"
+    assert "malformed stream" in events[-1][2]["detail"]
+    assert len(upstream.calls) == 1
