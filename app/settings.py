@@ -50,6 +50,9 @@ class Settings:
     provider_concurrency: int = 8
     breaker_failures: int = 5
     breaker_cooldown_s: float = 30.0
+    # After a restart: continue interrupted answers by themselves, at most this often per answer.
+    auto_continue: bool = True
+    auto_continue_max: int = 2
     # Delivery.
     heartbeat_interval_s: float = 15.0
     sse_retry_ms: int = 1000
@@ -117,6 +120,8 @@ class Settings:
             breaker_failures=reader.integer("UNBROKEN_BREAKER_FAILURES", 5, low=1),
             breaker_cooldown_s=reader.number("UNBROKEN_BREAKER_COOLDOWN_S", 30.0, low=0.0),
             demo_tokens_per_s=reader.number("UNBROKEN_DEMO_TOKENS_PER_S", 40.0, low=0.1),
+            auto_continue=reader.choice("UNBROKEN_AUTO_CONTINUE", "on", ("on", "off")) == "on",
+            auto_continue_max=reader.integer("UNBROKEN_AUTO_CONTINUE_MAX", 2, low=0),
             heartbeat_interval_s=reader.number("UNBROKEN_HEARTBEAT_S", 15.0, low=0.05),
             sse_retry_ms=reader.integer("UNBROKEN_SSE_RETRY_MS", 1000, low=0),
             log_flush_interval_s=reader.number("UNBROKEN_LOG_FLUSH_MS", 50.0, low=1.0) / 1000,

@@ -32,10 +32,17 @@ function useNow(active) {
 
 const CONTINUABLE = new Set(["stopped", "truncated", "interrupted"]);
 
-export function ResilientStream({ runId, eventsUrl, stopUrl, continueUrl, initialState, initialText, heartbeatMs, demo }) {
+export function ResilientStream({
+  runId, eventsUrl, stopUrl, continueUrl, initialState, initialText, initialDetail, initialSeq, heartbeatMs, demo,
+}) {
   const startEnded = isEnded({ runState: initialState });
   const [model, setModel] = useState(() =>
-    initialModel({ runState: initialState, text: startEnded ? initialText || "" : "" }),
+    initialModel({
+      runState: initialState,
+      text: startEnded ? initialText || "" : "",
+      detail: startEnded ? initialDetail || "" : "",
+      lastSeq: startEnded ? initialSeq || 0 : 0, // an ended answer's text is the snapshot up to here
+    }),
   );
   const modelRef = useRef(model);
   const [conn, setConn] = useState({ state: startEnded ? "closed" : "connecting", attempt: 0 });
@@ -49,6 +56,7 @@ export function ResilientStream({ runId, eventsUrl, stopUrl, continueUrl, initia
       url: eventsUrl,
       heartbeatMs: heartbeatMs || 15000,
       getLastSeq: () => modelRef.current.lastSeq,
+      isEnded: () => isEnded(modelRef.current),
       onEvent: (kind, data) => {
         const { model: next, outcome } = applyEvent(modelRef.current, kind, data);
         if (outcome === "applied") {

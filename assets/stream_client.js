@@ -4,13 +4,15 @@
 // it with stream_apply.js and answers "applied", "duplicate" or "gap"). The browser's own
 // EventSource reconnect handles short blips (it sends Last-Event-ID); when it gives up
 // (readyState CLOSED after a 502/503 or a refused connection) we open a new EventSource with
-// ?after=<last applied seq> after a backoff with full jitter.
+// ?after=<last applied seq> after a backoff with full jitter. An `end` is final only when
+// the server then closes the stream (a continuation may follow it in the same response),
+// so the stream is let go when it closes after an applied end.
 
 import { backoffDelayMs, urlAfter } from "./stream_apply.js";
 
 const EVENT_KINDS = ["delta", "status", "end"];
 
-export function followRun({ url, getLastSeq, heartbeatMs, onEvent, onConnection, onEnded }) {
+export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onConnection, onEnded }) {
   let source = null;
   let attempt = 0;
   let retryTimer = null;
@@ -35,7 +37,7 @@ export function followRun({ url, getLastSeq, heartbeatMs, onEvent, onConnection,
   // No byte at all (not even a ping) for twice the heartbeat: the connection is dead.
   function armWatchdog() {
     clearTimeout(watchdogTimer);
-    watchdogTimer = setTimeout(() => reopen(0), heartbeatMs * 2);
+    watchdogTimer = setTimeout(() => (isEnded() ? finish() : reopen(0)), heartbeatMs * 2);
   }
 
   function open() {
@@ -66,11 +68,11 @@ export function followRun({ url, getLastSeq, heartbeatMs, onEvent, onConnection,
         }
         const outcome = onEvent(kind, data);
         if (outcome === "gap") return reopen(0);
-        if (kind === "end" && outcome === "applied") finish();
       });
     }
     es.onerror = () => {
       if (stopped || es !== source) return;
+      if (isEnded()) return finish(); // the server closed the stream after the run's end
       attempt += 1;
       if (es.readyState === EventSource.CONNECTING) {
         report("reconnecting"); // the browser retries by itself, with Last-Event-ID

@@ -31,6 +31,8 @@ class MessageView:
     run_id: str | None
     run_state: RunState | None
     provider: str | None
+    detail: str = ""
+    last_seq: int = 0
 
 
 class History:
@@ -56,15 +58,17 @@ class History:
 
     def messages(self, conversation_id: str) -> list[MessageView]:
         query = (
-            select(Message.id, Message.role, Message.content, Message.run_id, Run.state, Run.provider)
+            select(Message.id, Message.role, Message.content, Message.run_id, Run.state, Run.provider, Run.detail,
+                   Run.last_seq)
             .outerjoin(Run, Run.id == Message.run_id)
             .where(Message.conversation_id == conversation_id)
             .order_by(Message.position)
         )
         with self.engine.connect() as connection:
             return [
-                MessageView(id, role, content, run_id, RunState(state) if state else None, provider)
-                for id, role, content, run_id, state, provider in connection.execute(query)
+                MessageView(id, role, content, run_id, RunState(state) if state else None, provider, detail or "",
+                            last_seq or 0)
+                for id, role, content, run_id, state, provider, detail, last_seq in connection.execute(query)
             ]
 
     def chat_context(self, conversation_id: str, answer_message_id: str) -> list[ChatMessage]:

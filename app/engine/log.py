@@ -131,7 +131,7 @@ class EventLog:
                 self._unwritten.append((run_id, event.to_event(buffer.last_seq)))
                 update.last_seq = buffer.last_seq
                 if isinstance(event, (Status, End)):
-                    update.state = event.state
+                    update.state, update.detail = event.state, event.detail
                 if isinstance(event, End):
                     update.finish_reason, update.error = event.finish_reason, event.error
                     update.final_text = "".join(buffer.text_parts)

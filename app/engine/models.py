@@ -46,7 +46,8 @@ class Run(SQLModel, table=True):
     state: str
     last_seq: int = 0
     finish_reason: str | None = None
-    error: str | None = None
+    error: str | None = None  # the cause code of a failed / interrupted ending
+    detail: str = ""  # what the last end event told the user, e.g. why it failed
     attempts: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

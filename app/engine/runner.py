@@ -119,12 +119,19 @@ class Runner:
             # Unfinished with no producer in this process: end it here.
             await self._end_orphan(run, End(RunState.STOPPED, STOP_DETAIL))
 
-    async def recover(self) -> int:
-        """At start-up: every run left unfinished by a previous process becomes ``interrupted``."""
+    async def recover(self, auto_continue_max: int = 0) -> list[str]:
+        """At start-up: every run left unfinished by a previous process becomes ``interrupted``;
+        each is then continued, unless it was already continued ``auto_continue_max`` times
+        after restarts. Returns the ids of the runs recovered."""
         runs = await asyncio.to_thread(self._store.unfinished_runs)
         for run in runs:
-            await self._end_orphan(run, End(RunState.INTERRUPTED, RESTART_DETAIL, error="server_restart"))
-        return len(runs)
+            restarts = [*run.attempts, {"outcome": "server_restart", "ended_at": self._clock.now().isoformat()}]
+            await self._end_orphan(run, End(RunState.INTERRUPTED, RESTART_DETAIL, error="server_restart"), restarts)
+            if sum(a.get("outcome") == "server_restart" for a in restarts) <= auto_continue_max:
+                fresh = await asyncio.to_thread(self._store.get_run, run.id)
+                text = await asyncio.to_thread(self._store.run_text, run.id)
+                self.start(fresh, text_so_far=text)
+        return [run.id for run in runs]
 
     async def shutdown(self) -> None:
         """Cancel every run task; their runs stay unfinished for ``recover`` to find."""
@@ -134,9 +141,11 @@ class Runner:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._log.flush()
 
-    async def _end_orphan(self, run: RunRow, end: End) -> None:
+    async def _end_orphan(self, run: RunRow, end: End, attempts: list[dict] | None = None) -> None:
         text = await asyncio.to_thread(self._store.run_text, run.id)
         self._log.open(run.id, run.last_seq, text_so_far=text)
+        if attempts is not None:
+            self._log.set_attempts(run.id, attempts)
         self._log.append(run.id, end)
         await self._log.durable()
 

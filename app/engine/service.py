@@ -105,9 +105,10 @@ class ChatService:
                 breaker_cooldown_s=self.settings.breaker_cooldown_s,
             ),
         )
-        recovered = await self.runner.recover()
+        budget = self.settings.auto_continue_max if self.settings.auto_continue else 0
+        recovered = await self.runner.recover(auto_continue_max=budget)
         if recovered:
-            logger.info("marked %d unfinished run(s) from a previous process as interrupted", recovered)
+            logger.info("marked %d unfinished run(s) from a previous process as interrupted", len(recovered))
 
     async def close(self) -> None:
         if self.runner is not None:
@@ -124,6 +125,11 @@ class ChatService:
 
     async def start_run(self, request: RunRequest) -> tuple[RunRow, bool]:
         """Start an answer; the same ``client_request_id`` returns the same run, never a second one."""
+        crid = request.client_request_id
+        if isinstance(crid, str) and crid:
+            existing = await asyncio.to_thread(self.store.run_for_request, crid)
+            if existing is not None:  # a resend (double click, retried POST): the same run
+                return existing, False
         new = self._validate(request)
         try:
             run, created = await asyncio.to_thread(self.store.create_run, new)
@@ -187,6 +193,7 @@ class ChatService:
             "last_seq": run.last_seq,
             "finish_reason": run.finish_reason,
             "error": run.error,
+            "detail": run.detail,
             "attempts": run.attempts,
             "provider": run.provider,
             "model": run.model,

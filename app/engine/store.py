@@ -53,6 +53,7 @@ class RunRow:
     last_seq: int
     finish_reason: str | None
     error: str | None
+    detail: str
     attempts: list[dict]
 
     @classmethod
@@ -68,6 +69,7 @@ class RunRow:
             last_seq=run.last_seq,
             finish_reason=run.finish_reason,
             error=run.error,
+            detail=run.detail or "",
             attempts=list(run.attempts or []),
         )
 
@@ -80,6 +82,7 @@ class RunUpdate:
     state: RunState | None = None
     finish_reason: str | None = None
     error: str | None = None
+    detail: str | None = None
     attempts: list[dict] | None = None
     final_text: str | None = None  # written to the run's message when the batch ends the run
 
@@ -190,7 +193,7 @@ class Store:
                 )
             for run_id, change in updates.items():
                 values = {"last_seq": change.last_seq, "updated_at": now}
-                for column in ("state", "finish_reason", "error", "attempts"):
+                for column in ("state", "finish_reason", "error", "detail", "attempts"):
                     if getattr(change, column) is not None:
                         values[column] = getattr(change, column)
                 connection.execute(update(Run).where(Run.id == run_id).values(**values))

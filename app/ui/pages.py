@@ -51,6 +51,8 @@ def _message(message: MessageItem) -> rx.Component:
             continue_url="/api/runs/" + message.run_id + "/continue",
             initial_state=message.run_state,
             initial_text=message.content,
+            initial_detail=message.detail,
+            initial_seq=message.last_seq,
             heartbeat_ms=ChatState.heartbeat_ms,
             demo=message.demo,
         ),
@@ -68,6 +70,7 @@ def _composer() -> rx.Component:
             rows=3,
             class_name="ub-composer-input",
         ),
+        rx.el.input(type="hidden", name="client_request_id", value=ChatState.draft_id),
         rx.el.select(
             rx.foreach(ChatState.models, lambda m: rx.el.option(m.label, value=m.id)),
             name="model",

@@ -27,6 +27,8 @@ class MessageItem:
     run_id: str
     run_state: str
     demo: bool
+    detail: str
+    last_seq: int
 
 
 @dataclasses.dataclass
@@ -45,6 +47,9 @@ class ChatState(rx.State):
     models: list[ModelItem] = []
     model: str = ""
     heartbeat_ms: int = 15000
+    # The client_request_id the composer sends next; renewed after each accepted send, so a
+    # double click or a resent event carries the same id and never starts a second answer.
+    draft_id: str = ""
 
     def _route_conversation_id(self) -> str:
         parts = self.router.url.path.strip("/").split("/")
@@ -61,6 +66,7 @@ class ChatState(rx.State):
             self.model = registry.default.id
         self.heartbeat_ms = int(service.settings.heartbeat_interval_s * 1000)
         self.notice = ""
+        self.draft_id = self.draft_id or uuid.uuid4().hex
         self.current_id = self._route_conversation_id()
         await self._refresh()
 
@@ -79,7 +85,8 @@ class ChatState(rx.State):
         views = await asyncio.to_thread(history.messages, self.current_id)
         self.title = conversation.title
         self.messages = [
-            MessageItem(v.id, v.role, v.content, v.run_id or "", str(v.run_state or ""), v.provider == "demo")
+            MessageItem(v.id, v.role, v.content, v.run_id or "", str(v.run_state or ""), v.provider == "demo",
+                        v.detail, v.last_seq)
             for v in views
         ]
 
@@ -88,7 +95,7 @@ class ChatState(rx.State):
         content = form.get("content", "")
         request = RunRequest(
             content=content,
-            client_request_id=form.get("client_request_id") or uuid.uuid4().hex,
+            client_request_id=form.get("client_request_id") or self.draft_id or uuid.uuid4().hex,
             conversation_id=self.current_id or None,
             model=form.get("model") or None,
         )
@@ -101,6 +108,7 @@ class ChatState(rx.State):
             self.notice = "This conversation does not exist (or was deleted)."
             return
         self.notice = ""
+        self.draft_id = uuid.uuid4().hex
         self.model = form.get("model") or self.model
         if not self.current_id:
             return rx.redirect(f"/c/{run.conversation_id}")

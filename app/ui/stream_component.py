@@ -16,6 +16,8 @@ class ResilientStream(rx.Component):
     continue_url: rx.Var[str]
     initial_state: rx.Var[str]
     initial_text: rx.Var[str]
+    initial_detail: rx.Var[str]
+    initial_seq: rx.Var[int]
     heartbeat_ms: rx.Var[int]
     demo: rx.Var[bool]
 

@@ -36,11 +36,37 @@ START_TIMEOUT_S = 600
 
 
 class RunningApp:
-    def __init__(self, url: str, process: subprocess.Popen, log_path: Path) -> None:
-        self.url, self.process, self.log_path = url, process, log_path
+    """``scripts/run`` in its own process group; can be killed (-9) and started again."""
+
+    def __init__(self, port: int, env: dict[str, str], log_path: Path) -> None:
+        self.port, self.env, self.log_path = port, env, log_path
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen | None = None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def start(self, **env_overrides: str) -> None:
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                ["scripts/run"], cwd=ROOT, env={**self.env, **env_overrides}, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        _wait_until_ready(self.url, self.process, self.log_path)
+
+    def kill(self) -> None:
+        """``kill -9`` of the whole server (supervisor and worker): no shutdown code runs."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        except ProcessLookupError:
+            pass
 
 
 def _wait_until_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:
@@ -71,10 +97,9 @@ def fake_upstream():
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory, fake_upstream):
     data = tmp_path_factory.mktemp("app")
-    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OLLAMA_"))},
-        "PORT": str(port),
+        "PORT": str(free_port()),
         "DATABASE_URL": f"sqlite:///{data}/unbroken.db",
         "UNBROKEN_DEMO_TOKENS_PER_S": str(DEMO_TOKENS_PER_S),
         "UNBROKEN_HEARTBEAT_S": "1",
@@ -85,29 +110,12 @@ def app_server(tmp_path_factory, fake_upstream):
         "OPENAI_API_KEY": FAKE_KEY,
         "OPENAI_MODEL": FAKE_MODEL,
     }
-    log_path = data / "app.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            ["scripts/run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    app = RunningApp(int(env["PORT"]), env, data / "app.log")
     try:
-        _wait_until_ready(url, process, log_path)
-        yield RunningApp(url, process, log_path)
+        app.start()
+        yield app
     finally:
-        _stop_group(process)
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
+        app.stop()
 
 
 @pytest.fixture(scope="session")

@@ -26,10 +26,9 @@ def ask(page, base_url: str, question: str):
 
 
 def wait_state(answer, state: str, timeout_ms: int = 30_000) -> None:
-    answer.page.wait_for_function(
-        "([el, s]) => el.getAttribute('data-run-state') === s", arg=[answer.element_handle(), state],
-        timeout=timeout_ms,
-    )
+    """Wait by selector, not by element: the page may re-render the message (after a restart)."""
+    run_id = answer.get_attribute("data-run-id")
+    answer.page.wait_for_selector(f'{ANSWER}[data-run-id="{run_id}"][data-run-state="{state}"]', timeout=timeout_ms)
 
 
 def rendered_from_database(context, url: str) -> str:

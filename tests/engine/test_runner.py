@@ -195,15 +195,46 @@ async def test_a_restart_marks_unfinished_runs_interrupted_and_keeps_the_text(se
     await first.log.durable()
     await first.close()  # the process goes away mid-answer
 
-    second = ChatService(settings, provider=ScriptedProvider())
+    second = ChatService(dataclasses.replace(settings, auto_continue=False), provider=ScriptedProvider())
     await second.start()
     try:
         view = await second.run_view(run_id)
         assert (view["state"], view["text"]) == ("interrupted", "saved text")
+        assert view["attempts"][-1]["outcome"] == "server_restart"
         history = second.history.messages(view["conversation_id"])
         assert history[-1].content == "saved text"
     finally:
         await second.close()
+
+
+async def test_after_a_restart_an_interrupted_answer_continues_by_itself_a_bounded_number_of_times(settings):
+    provider = ScriptedProvider([TextDelta("saved "), Pause()])
+    first = ChatService(settings, provider=provider)
+    await first.start()
+    run_id = await start(first)
+    await provider.paused.wait()
+    await first.log.durable()
+    await first.close()
+
+    again = ScriptedProvider([TextDelta("and more"), Pause()])
+    second = ChatService(dataclasses.replace(settings, auto_continue_max=1), provider=again)
+    await second.start()
+    await again.paused.wait()
+    await second.log.durable()
+    await second.close()  # the second process dies mid-continuation too
+
+    third = ChatService(dataclasses.replace(settings, auto_continue_max=1), provider=ScriptedProvider())
+    await third.start()
+    try:
+        events = await events_of(third, run_id)
+        assert states_of(events) == ["connecting", "streaming", "interrupted", "continuing", "streaming",
+                                     "interrupted"]
+        view = await third.run_view(run_id)
+        assert (view["state"], view["text"]) == ("interrupted", "saved and more")
+        assert again.requests[0].prefix == "saved "
+        assert [a["outcome"] for a in view["attempts"]].count("server_restart") == 2
+    finally:
+        await third.close()
 
 
 async def test_commits_are_batched_across_runs_not_one_per_token(settings):

@@ -1,0 +1,104 @@
+"""The answer survives tabs, double clicks and a killed server — and the page says what is
+happening (issue: the answer survives the browser, the network and a server restart)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.test_chat_page import ANSWER, END_OF_DEMO, ask, rendered_from_database, run_of, wait_state
+from tests.browser.test_upstream_states import ask_fake
+from tests.fakes.upstream import Answer
+from tests.sse_client import read_events
+
+pytestmark = pytest.mark.browser
+
+
+def text_of(answer) -> str:
+    return answer.locator(".ub-answer-text").inner_text()
+
+
+def test_two_tabs_show_the_same_answer_and_stop_in_one_stops_both(app_server, context):
+    first = context.new_page()
+    answer_one = ask(first, app_server.url, "Two tabs, one answer?")
+    wait_state(answer_one, "streaming")
+    second = context.new_page()
+    second.goto(first.url)
+    answer_two = second.locator(ANSWER).last
+    wait_state(answer_two, "streaming")
+    answer_two.locator('button[aria-label="Stop"]').click()
+    wait_state(answer_two, "stopped")
+    wait_state(answer_one, "stopped")
+    assert text_of(answer_one) == text_of(answer_two) == rendered_from_database(context, first.url)
+
+
+def test_a_double_click_on_send_starts_one_answer(app_server, context):
+    page = context.new_page()
+    page.goto(app_server.url)
+    page.fill('textarea[aria-label="Message"]', "Only once, please")
+    page.dblclick('button[aria-label="Send"]')
+    page.wait_for_url("**/c/*")
+    wait_state(page.locator(ANSWER).last, "complete")
+    fresh = context.new_page()
+    fresh.goto(page.url)
+    fresh.locator(ANSWER).last.wait_for()
+    assert fresh.locator(ANSWER).count() == 1
+    assert fresh.locator('[data-testid="user-message"]').count() == 1
+
+
+def test_a_reload_shows_the_text_so_far_at_once(app_server, context):
+    page = context.new_page()
+    answer = ask(page, app_server.url, "Reload me in the middle")
+    wait_state(answer, "streaming")
+    page.wait_for_function("el => el.innerText.length > 150", arg=answer.element_handle())
+    shown = len(text_of(answer))
+    page.reload()
+    answer = page.locator(ANSWER).last
+    page.wait_for_function("([el, n]) => el.querySelector('.ub-answer-text').innerText.length >= n",
+                           arg=[answer.element_handle(), shown], timeout=3000)
+    wait_state(answer, "complete")
+    assert text_of(answer).count(END_OF_DEMO) == 1
+
+
+def test_a_failed_answer_says_why(app_server, fake_upstream, context, screenshot):
+    fake_upstream.set_script(Answer(status=401, echo_key_in_401=True))
+    page = context.new_page()
+    answer = ask_fake(page, app_server.url, "Is my key right?")
+    wait_state(answer, "failed")
+    assert "The API key was rejected by openai (HTTP 401)" in answer.inner_text()
+    assert "sk-browser-test-key" not in page.content()
+    screenshot(page, "failed")
+
+
+@pytest.mark.parametrize("auto_continue", ["on", "off"])
+def test_after_kill_9_the_answer_is_interrupted_then_continues(app_server, context, screenshot, auto_continue):
+    page = context.new_page()
+    answer = ask(page, app_server.url, f"Survive a kill -9 (auto-continue {auto_continue})")
+    wait_state(answer, "streaming")
+    page.wait_for_function("el => el.innerText.length > 120", arg=answer.element_handle())
+    app_server.kill()
+    shown = text_of(answer)
+    page.wait_for_selector(f'{ANSWER}[data-conn-state="reconnecting"]')
+    try:
+        app_server.start(UNBROKEN_AUTO_CONTINUE=auto_continue)
+        if auto_continue == "off":
+            wait_state(answer, "interrupted")
+            assert "the server restarted" in answer.inner_text()
+            assert len(rendered_from_database(context, page.url)) >= len(shown)
+            screenshot(page, "interrupted")
+            page.reload()  # the ended answer now comes from the database snapshot
+            answer = page.locator(ANSWER).last
+            wait_state(answer, "interrupted")
+            answer.locator('button[aria-label="Continue"]').click()
+        wait_state(answer, "complete", timeout_ms=60_000)
+        final = text_of(answer)
+        assert final.count(END_OF_DEMO) == 1 and final.count("Demo answer") == 1
+        assert rendered_from_database(context, page.url) == final
+        run = run_of(app_server.url, answer)
+        assert "server_restart" in [a.get("outcome") for a in run["attempts"]]
+        states = [data["state"] for _, kind, data in read_events(app_server.url, run["run_id"]).events
+                  if kind != "delta"]
+        assert states[states.index("interrupted") + 1] == "continuing"  # shown, then continued
+    finally:
+        if auto_continue == "off":
+            app_server.stop()
+            app_server.start()
