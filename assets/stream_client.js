@@ -113,6 +113,7 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
     window.removeEventListener("offline", onOffline);
     window.removeEventListener("pageshow", onShown);
     document.removeEventListener("visibilitychange", onShown);
+    document.removeEventListener("resume", onShown);
   }
 
   const onOnline = () => reopen(0);
@@ -122,6 +123,8 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
     clearTimers();
     report("offline");
   };
+  // Shown again (tab switch, back/forward cache, a frozen background tab resumed): a stream
+  // that is not open is reopened at once instead of waiting for a backoff timer.
   const onShown = () => {
     if (document.visibilityState === "visible" && !stopped && (!source || source.readyState !== EventSource.OPEN)) {
       reopen(0);
@@ -131,6 +134,7 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
   window.addEventListener("offline", onOffline);
   window.addEventListener("pageshow", onShown);
   document.addEventListener("visibilitychange", onShown);
+  document.addEventListener("resume", onShown);
 
   report("connecting");
   open();

@@ -3,10 +3,14 @@ happening (issue: the answer survives the browser, the network and a server rest
 
 from __future__ import annotations
 
+import time
+
+import httpx
 import pytest
 
 from tests.browser.test_chat_page import ANSWER, END_OF_DEMO, ask, rendered_from_database, run_of, wait_state
 from tests.browser.test_upstream_states import ask_fake
+from tests.fakes.tcp_proxy import TCPProxy
 from tests.fakes.upstream import Answer
 from tests.sse_client import read_events
 
@@ -102,3 +106,47 @@ def test_after_kill_9_the_answer_is_interrupted_then_continues(app_server, conte
         if auto_continue == "off":
             app_server.stop()
             app_server.start()
+
+
+def test_ten_cuts_and_a_twenty_second_outage_end_with_the_exact_text_from_one_upstream_call(
+    app_server, fake_upstream, context
+):
+    long_text = "".join(f"Paragraph {i}: the network keeps failing, the answer keeps going.\n\n" for i in range(60))
+    fake_upstream.set_script(Answer(text=long_text, chunk_chars=8, delay_s=0.07))  # about 36 s of streaming
+    calls_before = len(fake_upstream.calls)
+    with TCPProxy(app_server.port) as proxy:
+        page = context.new_page()
+        answer = ask_fake(page, proxy.url, "Keep going through every cut")
+        wait_state(answer, "streaming")
+        live = f'{ANSWER}[data-conn-state="live"]'
+        for _ in range(10):
+            page.wait_for_selector(live)
+            proxy.cut()
+            page.wait_for_selector(f'{ANSWER}[data-conn-state="reconnecting"]')
+        page.wait_for_selector(live)
+        proxy.down()
+        page.wait_for_selector(f'{ANSWER}[data-conn-state="reconnecting"]')
+        time.sleep(20)  # the outage itself is what is tested: the proxy refuses every connection for 20 s
+        assert run_of(app_server.url, answer)["state"] == "streaming"  # the run does not notice
+        proxy.up()
+        wait_state(answer, "complete", timeout_ms=90_000)
+        direct_url = page.url.replace(proxy.url, app_server.url)
+    final = text_of(answer)
+    assert final.count("Paragraph 59:") == 1 and final.count("Paragraph 0:") == 1
+    assert rendered_from_database(context, direct_url) == final
+    assert len(fake_upstream.calls) - calls_before == 1
+
+
+def test_a_background_tab_frozen_for_60_s_shows_the_full_answer_when_it_comes_back(app_server, context):
+    page = context.new_page()
+    answer = ask(page, app_server.url, "Will a background tab keep up?")
+    wait_state(answer, "streaming")
+    lifecycle = context.new_cdp_session(page)
+    lifecycle.send("Page.setWebLifecycleState", {"state": "frozen"})  # what Chrome does to background tabs
+    run_id = answer.get_attribute("data-run-id")
+    time.sleep(60)  # the hidden minute is what is tested; the answer finishes meanwhile
+    assert httpx.get(f"{app_server.url}/api/runs/{run_id}").json()["state"] == "complete"
+    lifecycle.send("Page.setWebLifecycleState", {"state": "active"})
+    wait_state(answer, "complete", timeout_ms=10_000)
+    assert text_of(answer).count(END_OF_DEMO) == 1
+    assert rendered_from_database(context, page.url) == text_of(answer)

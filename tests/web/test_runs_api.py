@@ -51,6 +51,16 @@ def test_the_same_client_request_id_returns_the_same_run(api_against, upstream):
     assert len(upstream.calls) == 1
 
 
+def test_a_resend_with_the_same_id_returns_the_run_even_without_its_content(api_against, upstream):
+    base = api_against(upstream).url
+    first = post_run(base, client_request_id="req-2")
+    resend = post_run(base, client_request_id="req-2", content="")  # a double click after the form reset
+    assert (first.status_code, resend.status_code) == (201, 200)
+    assert resend.json()["run_id"] == first.json()["run_id"]
+    wait_for_end(base, first.json()["run_id"])
+    assert len(upstream.calls) == 1
+
+
 def test_a_follow_up_in_the_same_conversation_sends_the_history(api_against, upstream):
     upstream.set_script(Answer(text="First answer."), Answer(text="Second answer."))
     base = api_against(upstream).url
