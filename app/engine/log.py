@@ -80,6 +80,12 @@ class EventLog:
         self._idle.clear()
         self._wake.set()
 
+    def close_feeds(self) -> None:
+        """Shutting down: end every live feed, so open streams close and their clients
+        reconnect (to the next process, which resumes from the database)."""
+        for buffer in self._runs.values():
+            buffer.feed.close()
+
     def feed(self, run_id: str) -> RunFeed | None:
         buffer = self._runs.get(run_id)
         return buffer.feed if buffer else None

@@ -36,7 +36,7 @@ from app.engine.store import RunRow, Store
 
 logger = logging.getLogger(__name__)
 
-RESTART_DETAIL = "Interrupted — the server restarted before this answer finished"
+RESTART_DETAIL = "The server restarted before this answer finished"
 STOP_DETAIL = "Stopped"
 
 

@@ -113,6 +113,7 @@ class ChatService:
     async def close(self) -> None:
         if self.runner is not None:
             await self.runner.shutdown()
+            self.log.close_feeds()
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)

@@ -314,3 +314,22 @@ async def test_an_open_circuit_holds_new_runs_in_retrying_instead_of_calling(mak
     assert states_of(events)[-1] == "failed"
     assert len(provider.requests) == 2  # the third attempt was refused by the open circuit
     assert "failed 2 times in a row" in events[-1][1]["detail"]
+
+
+async def test_shutting_down_ends_open_streams_so_clients_reconnect_elsewhere(settings):
+    provider = ScriptedProvider([TextDelta("half"), Pause()])
+    service = ChatService(settings, provider=provider)
+    await service.start()
+    run_id = await start(service)
+    await provider.paused.wait()
+    received = []
+
+    async def follow():
+        async for batch in service.follow(run_id, 0):
+            received.extend(batch)
+
+    follower = asyncio.create_task(follow())
+    await service.log.durable()
+    await service.close()
+    await asyncio.wait_for(follower, 2)  # the stream ended instead of waiting for more
+    assert [e.kind for e in received][-1] == "delta"  # no end: the run is not over, only this process
