@@ -33,7 +33,8 @@ function useNow(active) {
 const CONTINUABLE = new Set(["stopped", "truncated", "interrupted"]);
 
 export function ResilientStream({
-  runId, eventsUrl, stopUrl, continueUrl, initialState, initialText, initialDetail, initialSeq, heartbeatMs, demo,
+  runId, eventsUrl, stopUrl, continueUrl, retryUrl, initialState, initialText, initialDetail, initialSeq,
+  heartbeatMs, demo, onRetried,
 }) {
   const startEnded = isEnded({ runState: initialState });
   const [model, setModel] = useState(() =>
@@ -72,6 +73,13 @@ export function ResilientStream({
 
   const ended = isEnded(model);
   const stop = () => fetch(stopUrl, { method: "POST" }).catch(() => undefined);
+  const retry = () =>
+    fetch(retryUrl, { method: "POST" })
+      .then((response) => (response.ok ? response.json() : null))
+      .then((created) => {
+        if (created && created.run_id !== runId && onRetried) onRetried(created.run_id);
+      })
+      .catch(() => undefined);
   const goOn = () =>
     fetch(continueUrl, { method: "POST" })
       .then((response) => {
@@ -104,6 +112,16 @@ export function ResilientStream({
         {!ended ? (
           <button type="button" aria-label="Stop" className="ub-button" onClick={stop}>
             Stop
+          </button>
+        ) : null}
+        {model.runState === "retrying" ? (
+          <button type="button" aria-label="Retry now" className="ub-button" onClick={retry}>
+            Retry now
+          </button>
+        ) : null}
+        {ended ? (
+          <button type="button" aria-label="Retry" className="ub-button" onClick={retry}>
+            {model.runState === "complete" ? "Regenerate" : "Retry"}
           </button>
         ) : null}
         {CONTINUABLE.has(model.runState) ? (

@@ -40,6 +40,9 @@ class Run(SQLModel, table=True):
     conversation_id: str = Field(foreign_key="conversation.id", index=True)
     message_id: str = Field(foreign_key="message.id")
     client_request_id: str = Field(unique=True)
+    # The answer message whose preceding messages this run answers: its own message, or for
+    # a retry the message of the answer it retries.
+    context_message_id: str | None = None
     provider: str
     model: str
     max_tokens: int | None = None

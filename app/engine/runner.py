@@ -95,6 +95,7 @@ class Runner:
         self._clock = clock
         self._tasks: dict[str, asyncio.Task] = {}
         self._stop_requested: set[str] = set()
+        self._retry_now: dict[str, asyncio.Event] = {}  # runs waiting between attempts
 
     def start(self, run: RunRow, text_so_far: str = "") -> None:
         """Run (or, with ``text_so_far``, continue) an answer in a task of its own."""
@@ -105,6 +106,25 @@ class Runner:
 
     def is_running(self, run_id: str) -> bool:
         return run_id in self._tasks
+
+    def retry_now(self, run_id: str) -> bool:
+        """Cut short the wait before a run's next attempt; False when it is not waiting."""
+        event = self._retry_now.get(run_id)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    async def _wait_or_retry_now(self, run_id: str, delay_s: float) -> None:
+        wake = self._retry_now[run_id] = asyncio.Event()
+        sleeper = asyncio.ensure_future(self._clock.sleep(delay_s))
+        waker = asyncio.ensure_future(wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            del self._retry_now[run_id]
+            sleeper.cancel()
+            waker.cancel()
 
     async def stop(self, run_id: str) -> None:
         """Stop a run, keeping exactly the text already appended; no-op once it has ended."""
@@ -199,7 +219,7 @@ class _Drive:
         provider = r._registry.providers.get(run.provider)
         if provider is None:
             return End(RunState.FAILED, f"The provider {run.provider!r} is no longer configured", error="config")
-        context = await asyncio.to_thread(r._history.chat_context, run.conversation_id, run.message_id)
+        context = await asyncio.to_thread(r._history.chat_context, run.conversation_id, run.context_message_id)
         first_started = r._clock.now()
         deadline = asyncio.get_running_loop().time() + r._timeouts.total_s
         number = 0
@@ -218,7 +238,7 @@ class _Drive:
                 self.move(RunState.RETRYING, attempt=number + 1, max_attempts=r._policy.max_attempts,
                           retry_at=retry_at, detail=exc.message)
                 r._log.set_attempts(run.id, self.attempts)
-                await r._clock.sleep(decision.delay_s)
+                await r._wait_or_retry_now(run.id, decision.delay_s)
 
     async def _one_attempt(self, provider: Provider, context, number: int, deadline: float) -> End:
         """Pass the provider's gate (breaker, then a slot), then stream; raises UpstreamError."""

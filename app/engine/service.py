@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -213,6 +214,22 @@ class ChatService:
         text = await asyncio.to_thread(self.store.run_text, run_id)
         self.runner.start(run, text_so_far=text)
         return run
+
+    async def retry_run(self, run_id: str, client_request_id: str | None = None) -> tuple[RunRow, bool]:
+        """Retry: while the run waits between attempts, its next attempt starts now (same run);
+        once it has ended, a new answer to the same question starts (a new run)."""
+        run = await self.get_run(run_id)
+        if not run.state.is_terminal:
+            if self.runner.retry_now(run_id):
+                return run, False
+            raise Conflict("not_retryable", f"A {run.state} answer cannot be retried; stop it first.")
+        crid = client_request_id or f"retry-{uuid.uuid4().hex}"
+        if not isinstance(crid, str) or len(crid) > MAX_CLIENT_REQUEST_ID_CHARS:
+            raise InputError("bad_client_request_id", "client_request_id must be a short string.")
+        new, created = await asyncio.to_thread(self.store.create_retry, run, crid)
+        if created:
+            self.runner.start(new)
+        return new, created
 
     def is_live(self, run_id: str) -> bool:
         """True while a producer in this process is appending to the run's log."""

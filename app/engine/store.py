@@ -46,6 +46,7 @@ class RunRow:
     id: str
     conversation_id: str
     message_id: str
+    context_message_id: str
     provider: str
     model: str
     max_tokens: int | None
@@ -62,6 +63,7 @@ class RunRow:
             id=run.id,
             conversation_id=run.conversation_id,
             message_id=run.message_id,
+            context_message_id=run.context_message_id or run.message_id,
             provider=run.provider,
             model=run.model,
             max_tokens=run.max_tokens,
@@ -128,6 +130,25 @@ class Store:
             if existing is None:
                 raise
             return existing, False
+
+    def create_retry(self, original: RunRow, client_request_id: str) -> tuple[RunRow, bool]:
+        """A new answer to the question ``original`` answered, at the end of the conversation."""
+        existing = self.run_for_request(client_request_id)
+        if existing is not None:
+            return existing, False
+        now = utcnow()
+        with Session(self.engine) as session:
+            position = self._next_position(session, original.conversation_id)
+            answer = Message(id=uuid.uuid4().hex, conversation_id=original.conversation_id, position=position,
+                             role="assistant", created_at=now)
+            run = Run(id=new_run_id(), conversation_id=original.conversation_id, message_id=answer.id,
+                      context_message_id=original.context_message_id, client_request_id=client_request_id,
+                      provider=original.provider, model=original.model, max_tokens=original.max_tokens,
+                      state=RunState.QUEUED, created_at=now, updated_at=now)
+            answer.run_id = run.id
+            session.add_all([answer, run])
+            session.commit()
+            return RunRow.of(run), True
 
     @staticmethod
     def _conversation_for(session: Session, new: NewRun, now) -> Conversation:

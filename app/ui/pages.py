@@ -49,6 +49,8 @@ def _message(message: MessageItem) -> rx.Component:
             events_url="/api/runs/" + message.run_id + "/events",
             stop_url="/api/runs/" + message.run_id + "/stop",
             continue_url="/api/runs/" + message.run_id + "/continue",
+            retry_url="/api/runs/" + message.run_id + "/retry",
+            on_retried=ChatState.refresh,
             initial_state=message.run_state,
             initial_text=message.content,
             initial_detail=message.detail,

@@ -70,6 +70,11 @@ class ChatState(rx.State):
         self.current_id = self._route_conversation_id()
         await self._refresh()
 
+    @rx.event
+    async def refresh(self, _new_run_id: str = ""):
+        """Re-read the open conversation (a retry added an answer)."""
+        await self._refresh()
+
     async def _refresh(self) -> None:
         history = chat_service().history
         summaries = await asyncio.to_thread(history.conversations)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex.event import EventHandler, passthrough_event_spec
 
 
 class ResilientStream(rx.Component):
@@ -14,12 +15,16 @@ class ResilientStream(rx.Component):
     events_url: rx.Var[str]
     stop_url: rx.Var[str]
     continue_url: rx.Var[str]
+    retry_url: rx.Var[str]
     initial_state: rx.Var[str]
     initial_text: rx.Var[str]
     initial_detail: rx.Var[str]
     initial_seq: rx.Var[int]
     heartbeat_ms: rx.Var[int]
     demo: rx.Var[bool]
+
+    # Called with the new run's id after Retry started a new answer (the list must show it).
+    on_retried: EventHandler[passthrough_event_spec(str)]
 
 
 resilient_stream = ResilientStream.create

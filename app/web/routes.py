@@ -37,6 +37,22 @@ def _guard(handler: Handler) -> Handler:
     return guarded
 
 
+def _created(run, created: bool) -> JSONResponse:
+    payload = {
+        "run_id": run.id,
+        "conversation_id": run.conversation_id,
+        "message_id": run.message_id,
+        "events_url": f"/api/runs/{run.id}/events",
+    }
+    return JSONResponse(payload, status_code=201 if created else 200)
+
+
+async def _has_body(request: Request) -> bool:
+    return request.headers.get("content-length", "0") != "0" or "chunked" in request.headers.get(
+        "transfer-encoding", ""
+    )
+
+
 def api_routes(service: ChatService) -> list[Route]:
     async def create_run(request: Request) -> Response:
         body = await read_json_object(request, service.settings.max_request_bytes)
@@ -49,13 +65,7 @@ def api_routes(service: ChatService) -> list[Route]:
                 max_tokens=body.get("max_tokens"),
             )
         )
-        payload = {
-            "run_id": run.id,
-            "conversation_id": run.conversation_id,
-            "message_id": run.message_id,
-            "events_url": f"/api/runs/{run.id}/events",
-        }
-        return JSONResponse(payload, status_code=201 if created else 200)
+        return _created(run, created)
 
     async def get_run(request: Request) -> Response:
         return JSONResponse(await service.run_view(request.path_params["run_id"]))
@@ -78,6 +88,11 @@ def api_routes(service: ChatService) -> list[Route]:
             "default": registry.default.id,
         })
 
+    async def retry(request: Request) -> Response:
+        body = await read_json_object(request, service.settings.max_request_bytes) if await _has_body(request) else {}
+        run, created = await service.retry_run(request.path_params["run_id"], body.get("client_request_id"))
+        return _created(run, created)
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -87,6 +102,7 @@ def api_routes(service: ChatService) -> list[Route]:
         Route("/api/runs/{run_id}/events", _guard(events), methods=["GET"]),
         Route("/api/runs/{run_id}/stop", _guard(stop), methods=["POST"]),
         Route("/api/runs/{run_id}/continue", _guard(continue_), methods=["POST"]),
+        Route("/api/runs/{run_id}/retry", _guard(retry), methods=["POST"]),
         Route("/api/models", models, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]

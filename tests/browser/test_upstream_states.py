@@ -56,3 +56,29 @@ def test_a_drop_mid_answer_shows_continuing_and_ends_with_the_whole_text(app_ser
     final = answer.locator(".ub-answer-text").inner_text()
     assert final.count("Line 29 of an answer") == 1 and final.count("Line 0 of an answer") == 1
     assert rendered_from_database(context, page.url) == final
+
+
+def test_retry_now_skips_a_long_wait(app_server, fake_upstream, context):
+    fake_upstream.set_script(Answer(status=429, headers={"Retry-After": "60"}), Answer(text="No need to wait."))
+    page = context.new_page()
+    answer = ask_fake(page, app_server.url, "Do I have to wait a minute?")
+    wait_state(answer, "retrying")
+    answer.locator('button[aria-label="Retry now"]').click()
+    wait_state(answer, "complete", timeout_ms=15_000)  # well before the 60 s the provider asked for
+    assert "No need to wait." in answer.inner_text()
+
+
+def test_retry_after_a_failure_adds_a_new_answer_to_the_same_question(app_server, fake_upstream, context):
+    fake_upstream.set_script(Answer(status=500), Answer(text="The second answer."))
+    page = context.new_page()
+    answer = ask_fake(page, app_server.url, "Fail once, then answer")
+    page.wait_for_selector(f'{ANSWER}[data-run-state="retrying"], {ANSWER}[data-run-state="complete"]')
+    wait_state(answer, "complete")  # a 500 is retried by the server on its own
+    first_run = answer.get_attribute("data-run-id")
+    fake_upstream.set_script(Answer(text="A regenerated answer."))
+    answer.locator('button[aria-label="Retry"]').click()
+    new_answer = page.locator(f'{ANSWER}:not([data-run-id="{first_run}"])')
+    new_answer.wait_for()
+    wait_state(new_answer, "complete")
+    assert "A regenerated answer." in new_answer.inner_text()
+    assert page.locator('[data-testid="user-message"]').count() == 1

@@ -333,3 +333,46 @@ async def test_shutting_down_ends_open_streams_so_clients_reconnect_elsewhere(se
     await service.close()
     await asyncio.wait_for(follower, 2)  # the stream ended instead of waiting for more
     assert [e.kind for e in received][-1] == "delta"  # no end: the run is not over, only this process
+
+
+async def test_retry_after_an_end_answers_the_same_question_again_as_a_new_run(make_service):
+    service, provider = await make_service(
+        [AuthError("The API key was rejected by p", provider="p", status=401)],
+        [TextDelta("Second time lucky."), StreamEnd("stop")],
+    )
+    first = await start(service, "What is the answer?")
+    await events_of(service, first)
+    retry, created = await service.retry_run(first)
+    assert created and retry.id != first
+    view = await finished_view(service, retry.id)
+    assert (view["state"], view["text"]) == ("complete", "Second time lucky.")
+    assert [m.content for m in provider.requests[1].messages] == ["What is the answer?"]
+    messages = service.history.messages(view["conversation_id"])
+    assert [m.role for m in messages] == ["user", "assistant", "assistant"]
+    again, created_again = await service.retry_run(first, "same-retry")
+    assert created_again and (await service.retry_run(first, "same-retry"))[0].id == again.id
+
+
+async def test_retry_now_cuts_the_wait_short(settings):
+    waits: list[float] = []
+
+    async def slow_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(3600)
+
+    provider = ScriptedProvider(
+        [Overloaded("p is overloaded (HTTP 503)", provider="p", status=503)], [TextDelta("now"), StreamEnd("stop")]
+    )
+    service = ChatService(settings, provider=provider, clock=RunnerClock(sleep=slow_sleep, random=lambda: 1.0))
+    await service.start()
+    try:
+        run_id = await start(service)
+        while (await service.run_view(run_id))["state"] != "retrying":
+            await asyncio.sleep(0.01)
+        same, created = await service.retry_run(run_id)
+        assert (same.id, created) == (run_id, False)
+        view = await asyncio.wait_for(finished_view(service, run_id), 5)
+        assert (view["state"], view["text"]) == ("complete", "now")
+        assert len(waits) == 1
+    finally:
+        await service.close()

@@ -163,3 +163,25 @@ def test_the_stream_carries_the_contract_headers_and_a_ping_first(api_against):
         assert response.headers["x-accel-buffering"] == "no"
         assert "content-encoding" not in response.headers
     assert head.startswith(b"retry: 100\n\nevent: ping\ndata: {}\n\n")
+
+
+def test_retry_of_a_finished_run_answers_the_same_question_as_a_new_run(api_against, upstream):
+    upstream.set_script(Answer(status=401), Answer(text="Better now."))
+    base = api_against(upstream).url
+    first = post_run(base, content="Try me").json()
+    assert wait_for_end(base, first["run_id"])["state"] == "failed"
+    retried = httpx.post(f"{base}/api/runs/{first['run_id']}/retry", timeout=10)
+    assert retried.status_code == 201
+    body = retried.json()
+    assert body["run_id"] != first["run_id"] and body["conversation_id"] == first["conversation_id"]
+    assert wait_for_end(base, body["run_id"])["text"] == "Better now."
+    assert upstream.calls[1]["body"]["messages"] == [{"role": "user", "content": "Try me"}]
+
+
+def test_retry_of_a_streaming_run_is_a_conflict(api_against, upstream):
+    upstream.set_script(Answer(text="slow " * 40, delay_s=0.05))
+    base = api_against(upstream).url
+    run_id = post_run(base).json()["run_id"]
+    response = httpx.post(f"{base}/api/runs/{run_id}/retry", timeout=10)
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "not_retryable")
+    wait_for_end(base, run_id)
