@@ -15,8 +15,11 @@ ANSWER = '[data-testid="assistant-message"]'
 END_OF_DEMO = "That is the end of the demo answer."
 
 
-def ask(page, base_url: str, question: str):
+def ask(page, base_url: str, question: str, model: str | None = None):
+    """Send a question from a new chat (with the model picker set when ``model`` is given)."""
     page.goto(base_url)
+    if model is not None:
+        page.select_option('select[aria-label="Model"]', model)
     page.fill('textarea[aria-label="Message"]', question)
     page.keyboard.press("Enter")
     page.wait_for_url("**/c/*")

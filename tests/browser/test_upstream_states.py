@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import FAKE_MODEL
-from tests.browser.test_chat_page import ANSWER, rendered_from_database, wait_state
+from tests.browser.test_chat_page import ANSWER, ask, rendered_from_database, wait_state
 from tests.fakes.upstream import Answer
 
 pytestmark = pytest.mark.browser
@@ -14,14 +14,7 @@ FULL = "".join(f"Line {i} of an answer that will be cut and continued. " for i i
 
 
 def ask_fake(page, base_url: str, question: str):
-    page.goto(base_url)
-    page.select_option('select[aria-label="Model"]', f"openai:{FAKE_MODEL}")
-    page.fill('textarea[aria-label="Message"]', question)
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/c/*")
-    answer = page.locator(ANSWER).last
-    answer.wait_for()
-    return answer
+    return ask(page, base_url, question, model=f"openai:{FAKE_MODEL}")
 
 
 def test_a_rate_limited_answer_counts_down_then_arrives(app_server, fake_upstream, context, screenshot):

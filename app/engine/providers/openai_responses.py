@@ -20,7 +20,8 @@ from collections.abc import Callable
 from app.engine.errors import IncompleteStream, QuotaExceeded, RateLimited, ServerError, UpstreamError, redact
 from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta
 from app.engine.providers.continuation import messages_with_continuation
-from app.engine.providers.wire import StreamingHTTPProvider, as_object, json_object, sse_frames
+from app.engine.providers.openai import OpenAIProvider
+from app.engine.providers.wire import as_object, json_object
 from app.engine.sse import SSEMessage
 
 
@@ -65,20 +66,15 @@ def _error(error: dict, provider: str) -> UpstreamError:
     return error_class(f"{provider} reported {code} mid-answer: {message}", provider=provider)
 
 
-class OpenAIResponsesProvider(StreamingHTTPProvider):
+class OpenAIResponsesProvider(OpenAIProvider):
+    """Same key and SSE framing as Chat Completions; another endpoint, body and events."""
+
     name = "openai-responses"
     path = "/responses"
     brand = "OpenAI Responses"
-    frames = staticmethod(sse_frames)
 
     def payload(self, request: ChatRequest) -> dict:
         return build_payload(request)
-
-    def headers(self) -> dict[str, str]:
-        headers = {"accept": "text/event-stream"}
-        if self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key}"
-        return headers
 
     def parser(self) -> Callable[[SSEMessage], list[StreamItem]]:
         return lambda message: parse_event(message.event, message.data, self.name)
