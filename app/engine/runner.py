@@ -25,9 +25,9 @@ from datetime import UTC, datetime, timedelta
 from app.engine.attempts import Attempt, Timeouts, stream_attempt
 from app.engine.errors import RetryableError, UpstreamError
 from app.engine.events import Delta, End, Status
+from app.engine.gate import CircuitBreaker, CircuitOpen, SlotQueue
 from app.engine.history import History
 from app.engine.log import EventLog
-from app.engine.gate import CircuitBreaker, CircuitOpen, SlotQueue
 from app.engine.providers.base import ChatRequest, Provider
 from app.engine.providers.registry import ProviderRegistry
 from app.engine.retry import GiveUp, RetryPolicy

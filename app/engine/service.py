@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from app.engine.attempts import Timeouts
 from app.engine.db import open_database
 from app.engine.events import LogEvent
 from app.engine.history import History
 from app.engine.log import EventLog
 from app.engine.providers import Provider, ProviderRegistry, UnknownModel, build_registry
-from app.engine.attempts import Timeouts
 from app.engine.retry import RetryPolicy
 from app.engine.runner import GateSettings, Runner, RunnerClock
 from app.engine.states import CONTINUABLE_STATES

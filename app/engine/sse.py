@@ -16,7 +16,6 @@ import codecs
 import dataclasses
 import re
 
-
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from app.engine.errors import AuthError, Overloaded, RateLimited, TransportError
-from app.engine.runner import RunnerClock
 from app.engine.providers.base import StreamEnd, TextDelta
+from app.engine.runner import RunnerClock
 from app.engine.service import ChatService, RunRequest
 from tests.fakes.provider import Pause, ScriptedProvider
 
