@@ -235,5 +235,7 @@ class ChatService:
         """True while a producer in this process is appending to the run's log."""
         return self.log.feed(run_id) is not None
 
-    def follow(self, run_id: str, after: int) -> AsyncIterator[list[LogEvent]]:
-        return self.log.follow(run_id, after, tick_s=self.settings.heartbeat_interval_s)
+    def follow(self, run_id: str, after: int, tick_s: float | None = None) -> AsyncIterator[list[LogEvent]]:
+        """The run's events after ``after``, replayed then live; ``[]`` every ``tick_s``
+        (default: the heartbeat interval)."""
+        return self.log.follow(run_id, after, tick_s=tick_s or self.settings.heartbeat_interval_s)

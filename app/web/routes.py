@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from app.engine.service import ChatService, Conflict, InputError, NotFound, RunRequest
 from app.web.responses import HTTPProblem, error_response, read_json_object
-from app.web.stream import run_events
+from app.web.stream import run_events, run_poll
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -73,6 +73,9 @@ def api_routes(service: ChatService) -> list[Route]:
     async def events(request: Request) -> Response:
         return await run_events(service, request, request.path_params["run_id"])
 
+    async def poll(request: Request) -> Response:
+        return await run_poll(service, request, request.path_params["run_id"])
+
     async def stop(request: Request) -> Response:
         await service.stop_run(request.path_params["run_id"])
         return JSONResponse(await service.run_view(request.path_params["run_id"]))
@@ -100,6 +103,7 @@ def api_routes(service: ChatService) -> list[Route]:
         Route("/api/runs", _guard(create_run), methods=["POST"]),
         Route("/api/runs/{run_id}", _guard(get_run), methods=["GET"]),
         Route("/api/runs/{run_id}/events", _guard(events), methods=["GET"]),
+        Route("/api/runs/{run_id}/poll", _guard(poll), methods=["GET"]),
         Route("/api/runs/{run_id}/stop", _guard(stop), methods=["POST"]),
         Route("/api/runs/{run_id}/continue", _guard(continue_), methods=["POST"]),
         Route("/api/runs/{run_id}/retry", _guard(retry), methods=["POST"]),

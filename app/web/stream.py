@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from app.engine.service import ChatService
 from app.engine.sse import encode_event, encode_retry
 from app.web.responses import HTTPProblem
 
 PING = encode_event("ping", "{}")
+POLL_WAIT_S = 25.0
 SSE_HEADERS = {
     "Cache-Control": "no-cache",
     "X-Accel-Buffering": "no",  # nginx: do not buffer this response
@@ -50,6 +51,29 @@ async def run_events(service: ChatService, request: Request, run_id: str) -> Res
     return StreamingResponse(
         _event_stream(service, run_id, after), media_type="text/event-stream", headers=SSE_HEADERS
     )
+
+
+async def run_poll(service: ChatService, request: Request, run_id: str) -> Response:
+    """``GET /api/runs/{run_id}/poll?after=N``: the same events as JSON, for paths that break
+    event streams. Answers at once when events after N exist, else holds up to the poll wait."""
+    try:
+        after = parse_resume_point(None, request.query_params.get("after"))
+    except ValueError:
+        raise HTTPProblem(400, "bad_resume_point", "after must be a whole number ≥ 0.") from None
+    await service.get_run(run_id)
+    events: list = []
+    stream = service.follow(run_id, after, tick_s=POLL_WAIT_S)
+    try:
+        async for batch in stream:
+            events = batch
+            break  # the first batch, or [] when the wait ran out
+    finally:
+        await stream.aclose()
+    run = await service.get_run(run_id)
+    return JSONResponse({
+        "state": str(run.state),
+        "events": [{"seq": e.seq, "event": e.kind, "data": e.payload} for e in events],
+    })
 
 
 async def _event_stream(service: ChatService, run_id: str, after: int) -> AsyncIterator[bytes]:
