@@ -35,16 +35,22 @@ class MessageView:
     last_seq: int = 0
 
 
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class History:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def conversations(self, limit: int = 200) -> list[ConversationSummary]:
-        query = (
-            select(Conversation.id, Conversation.title, Conversation.updated_at)
-            .order_by(Conversation.updated_at.desc())
-            .limit(limit)
-        )
+    def conversations(self, search: str = "", limit: int = 200) -> list[ConversationSummary]:
+        """Newest first; with ``search``, those whose title or any message contains it (any case)."""
+        query = select(Conversation.id, Conversation.title, Conversation.updated_at)
+        if search.strip():
+            pattern = f"%{_escape_like(search.strip())}%"
+            in_messages = select(Message.conversation_id).where(Message.content.ilike(pattern, escape="\\"))
+            query = query.where(Conversation.title.ilike(pattern, escape="\\") | Conversation.id.in_(in_messages))
+        query = query.order_by(Conversation.updated_at.desc()).limit(limit)
         with self.engine.connect() as connection:
             return [ConversationSummary(*row) for row in connection.execute(query)]
 

@@ -31,6 +31,7 @@ from app.settings import Settings
 logger = logging.getLogger(__name__)
 
 MAX_CLIENT_REQUEST_ID_CHARS = 200
+MAX_TITLE_CHARS = 200
 
 
 class InputError(ValueError):
@@ -230,6 +231,22 @@ class ChatService:
         if created:
             self.runner.start(new)
         return new, created
+
+    # -- conversations -----------------------------------------------------------------------
+
+    async def rename_conversation(self, conversation_id: str, title: object) -> None:
+        if not isinstance(title, str) or not title.strip() or len(title.strip()) > MAX_TITLE_CHARS:
+            raise InputError("bad_title", f"A title needs 1 to {MAX_TITLE_CHARS} characters.")
+        if not await asyncio.to_thread(self.store.rename_conversation, conversation_id, title.strip()):
+            raise NotFound("conversation")
+
+    async def delete_conversation(self, conversation_id: str) -> None:
+        """Stop its unfinished answers, then delete it with everything it holds."""
+        for run_id in await asyncio.to_thread(self.store.conversation_run_ids, conversation_id):
+            await self.runner.stop(run_id)
+        await self.log.durable()
+        if not await asyncio.to_thread(self.store.delete_conversation, conversation_id):
+            raise NotFound("conversation")
 
     def is_live(self, run_id: str) -> bool:
         """True while a producer in this process is appending to the run's log."""

@@ -13,7 +13,7 @@ import secrets
 import uuid
 
 import sqlalchemy
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -165,6 +165,27 @@ class Store:
         query = select(sqlalchemy.func.max(Message.position)).where(Message.conversation_id == conversation_id)
         last = session.execute(query).scalar()
         return 0 if last is None else last + 1
+
+    def rename_conversation(self, conversation_id: str, title: str) -> bool:
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(Conversation).where(Conversation.id == conversation_id).values(title=title)
+            )
+            return result.rowcount == 1
+
+    def conversation_run_ids(self, conversation_id: str) -> list[str]:
+        with self.engine.connect() as connection:
+            return list(connection.execute(select(Run.id).where(Run.conversation_id == conversation_id)).scalars())
+
+    def delete_conversation(self, conversation_id: str) -> bool:
+        """Delete a conversation with its messages, runs and their logs, in one transaction."""
+        runs = select(Run.id).where(Run.conversation_id == conversation_id)
+        with self.engine.begin() as connection:
+            connection.execute(delete(RunEvent).where(RunEvent.run_id.in_(runs)))
+            connection.execute(delete(Run).where(Run.conversation_id == conversation_id))
+            connection.execute(delete(Message).where(Message.conversation_id == conversation_id))
+            result = connection.execute(delete(Conversation).where(Conversation.id == conversation_id))
+            return result.rowcount == 1
 
     def run_for_request(self, client_request_id: str) -> RunRow | None:
         with Session(self.engine) as session:

@@ -11,6 +11,13 @@ from app.ui.stream_component import resilient_stream
 def _sidebar() -> rx.Component:
     return rx.el.nav(
         rx.link("+ New chat", href="/", class_name="ub-new-chat"),
+        rx.form(
+            rx.el.input(
+                name="q", type="search", placeholder="Search chats", default_value=ChatState.search,
+                custom_attrs={"aria-label": "Search conversations"}, class_name="ub-search",
+            ),
+            on_submit=ChatState.search_conversations,
+        ),
         rx.el.ul(
             rx.foreach(
                 ChatState.conversations,
@@ -23,6 +30,43 @@ def _sidebar() -> rx.Component:
         ),
         class_name="ub-sidebar",
         aria_label="Conversations",
+    )
+
+
+def _button(label: str, aria_label: str, on_click, **props) -> rx.Component:
+    return rx.el.button(label, type="button", on_click=on_click, custom_attrs={"aria-label": aria_label},
+                        class_name="ub-button", **props)
+
+
+def _header() -> rx.Component:
+    title = rx.el.h1(rx.cond(ChatState.title != "", ChatState.title, "New chat"), class_name="ub-title")
+    rename_form = rx.form(
+        rx.el.input(name="title", default_value=ChatState.title, auto_focus=True, class_name="ub-search",
+                    custom_attrs={"aria-label": "Conversation title"}),
+        rx.el.button("Save", type="submit", custom_attrs={"aria-label": "Save title"}, class_name="ub-button"),
+        _button("Cancel", "Cancel rename", ChatState.toggle_rename),
+        on_submit=ChatState.rename,
+        class_name="ub-row",
+    )
+    confirm_delete = rx.el.div(
+        rx.el.span("Delete this conversation and all its answers?"),
+        _button("Delete", "Confirm delete", ChatState.delete),
+        _button("Cancel", "Cancel delete", ChatState.toggle_delete),
+        class_name="ub-row ub-confirm",
+        role="alertdialog",
+    )
+    actions = rx.el.div(
+        _button("Rename", "Rename conversation", ChatState.toggle_rename),
+        _button("Delete", "Delete conversation", ChatState.toggle_delete),
+        class_name="ub-row",
+    )
+    return rx.el.header(
+        rx.cond(ChatState.renaming, rename_form, title),
+        rx.cond(
+            ChatState.current_id != "",
+            rx.cond(ChatState.confirming_delete, confirm_delete, rx.cond(ChatState.renaming, rx.fragment(), actions)),
+        ),
+        class_name="ub-header",
     )
 
 
@@ -94,7 +138,7 @@ def chat_page() -> rx.Component:
         rx.el.main(
             _demo_banner(),
             rx.cond(ChatState.notice != "", rx.el.div(ChatState.notice, class_name="ub-notice", role="alert")),
-            rx.el.h1(rx.cond(ChatState.title != "", ChatState.title, "New chat"), class_name="ub-title"),
+            _header(),
             rx.el.section(rx.foreach(ChatState.messages, _message), class_name="ub-messages"),
             _composer(),
             class_name="ub-main",

@@ -50,6 +50,9 @@ class ChatState(rx.State):
     # The client_request_id the composer sends next; renewed after each accepted send, so a
     # double click or a resent event carries the same id and never starts a second answer.
     draft_id: str = ""
+    search: str = ""
+    renaming: bool = False
+    confirming_delete: bool = False
 
     def _route_conversation_id(self) -> str:
         parts = self.router.url.path.strip("/").split("/")
@@ -66,6 +69,7 @@ class ChatState(rx.State):
             self.model = registry.default.id
         self.heartbeat_ms = int(service.settings.heartbeat_interval_s * 1000)
         self.notice = ""
+        self.renaming = self.confirming_delete = False
         self.draft_id = self.draft_id or uuid.uuid4().hex
         self.current_id = self._route_conversation_id()
         await self._refresh()
@@ -77,7 +81,7 @@ class ChatState(rx.State):
 
     async def _refresh(self) -> None:
         history = chat_service().history
-        summaries = await asyncio.to_thread(history.conversations)
+        summaries = await asyncio.to_thread(history.conversations, self.search)
         self.conversations = [ConversationItem(c.id, c.title) for c in summaries]
         if not self.current_id:
             self.title, self.messages = "", []
@@ -118,3 +122,41 @@ class ChatState(rx.State):
         if not self.current_id:
             return rx.redirect(f"/c/{run.conversation_id}")
         await self._refresh()
+
+    # -- managing conversations ----------------------------------------------------------
+
+    @rx.event
+    async def search_conversations(self, form: dict):
+        self.search = str(form.get("q", ""))
+        await self._refresh()
+
+    @rx.event
+    def toggle_rename(self):
+        self.renaming = not self.renaming
+
+    @rx.event
+    async def rename(self, form: dict):
+        try:
+            await chat_service().rename_conversation(self.current_id, form.get("title"))
+        except InputError as exc:
+            self.notice = exc.message
+            return
+        except NotFound:
+            self.notice = "This conversation does not exist (or was deleted)."
+            return
+        self.renaming = False
+        self.notice = ""
+        await self._refresh()
+
+    @rx.event
+    def toggle_delete(self):
+        self.confirming_delete = not self.confirming_delete
+
+    @rx.event
+    async def delete(self):
+        try:
+            await chat_service().delete_conversation(self.current_id)
+        except NotFound:
+            pass  # already gone: the result the user wanted
+        self.confirming_delete = False
+        return rx.redirect("/")

@@ -6,6 +6,7 @@ contract's error shape in one place (``_guard``).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 
@@ -96,6 +97,21 @@ def api_routes(service: ChatService) -> list[Route]:
         run, created = await service.retry_run(request.path_params["run_id"], body.get("client_request_id"))
         return _created(run, created)
 
+    async def conversations(request: Request) -> Response:
+        found = await asyncio.to_thread(service.history.conversations, request.query_params.get("q", ""))
+        return JSONResponse({"conversations": [
+            {"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat()} for c in found
+        ]})
+
+    async def conversation(request: Request) -> Response:
+        conversation_id = request.path_params["conversation_id"]
+        if request.method == "DELETE":
+            await service.delete_conversation(conversation_id)
+            return Response(status_code=204)
+        body = await read_json_object(request, service.settings.max_request_bytes)
+        await service.rename_conversation(conversation_id, body.get("title"))
+        return JSONResponse({"id": conversation_id, "title": body["title"].strip()})
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -108,5 +124,7 @@ def api_routes(service: ChatService) -> list[Route]:
         Route("/api/runs/{run_id}/continue", _guard(continue_), methods=["POST"]),
         Route("/api/runs/{run_id}/retry", _guard(retry), methods=["POST"]),
         Route("/api/models", models, methods=["GET"]),
+        Route("/api/conversations", _guard(conversations), methods=["GET"]),
+        Route("/api/conversations/{conversation_id}", _guard(conversation), methods=["PATCH", "DELETE"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
