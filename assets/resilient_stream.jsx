@@ -3,7 +3,7 @@
 // (I/O). Tokens reach the page here, never through Reflex state.
 
 import { useEffect, useRef, useState } from "react";
-import { AnswerMarkdown } from "./answer_markdown.jsx";
+import { AnswerMarkdown, copyText } from "./answer_markdown.jsx";
 import { applyEvent, connectionLabel, initialModel, isEnded, retryLabel } from "./stream_apply.js";
 import { followRun } from "./stream_client.js";
 
@@ -117,6 +117,11 @@ export function ResilientStream({
         {model.runState === "retrying" ? (
           <button type="button" aria-label="Retry now" className="ub-button" onClick={retry}>
             Retry now
+          </button>
+        ) : null}
+        {ended && model.text ? (
+          <button type="button" aria-label="Copy" className="ub-button" onClick={() => copyText(model.text)}>
+            Copy
           </button>
         ) : null}
         {ended ? (

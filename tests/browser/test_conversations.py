@@ -46,3 +46,22 @@ def test_create_rename_search_and_delete_a_conversation(app_server, context):
     assert found == []
     page.goto(conversation_url)
     page.wait_for_selector('[role="alert"]:has-text("does not exist")')
+
+
+def test_copy_a_code_block_and_a_whole_answer(app_server, browser):
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    try:
+        page = context.new_page()
+        answer = ask(page, app_server.url, "Copy things")
+        wait_state(answer, "complete")
+        answer.locator('button[aria-label="Copy code"]').click()
+        page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('print('))")
+        code = page.evaluate("navigator.clipboard.readText()")
+        assert code.startswith("# demo fingerprint of your question:")
+        assert "```" not in code and code.rstrip().endswith("print('answers survive every drop')")
+        answer.locator('button[aria-label="Copy"]').click()
+        page.wait_for_function("() => navigator.clipboard.readText().then(t => t.startsWith('**Demo answer**'))")
+        run = httpx.get(f"{app_server.url}/api/runs/{answer.get_attribute('data-run-id')}").json()
+        assert page.evaluate("navigator.clipboard.readText()") == run["text"]  # the markdown, exactly
+    finally:
+        context.close()
