@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.browser.test_chat_page import ANSWER, wait_state
+from tests.browser.test_chat_page import ANSWER, ask, wait_state
 from tests.browser.test_upstream_states import ask_fake
 from tests.fakes.upstream import Answer
 
@@ -104,5 +104,19 @@ def test_the_chat_fits_a_phone_in_both_themes(app_server, browser, scheme, scree
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0
         screenshot(page, f"phone-{scheme}")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_main_screen_follows_the_system_theme(app_server, browser, scheme, screenshot):
+    context = browser.new_context(viewport={"width": 1100, "height": 720}, color_scheme=scheme)
+    try:
+        page = context.new_page()
+        answer = ask(page, app_server.url, "What does Unbroken do?")
+        wait_state(answer, "complete")
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == {"light": "rgb(255, 255, 255)", "dark": "rgb(17, 17, 19)"}[scheme]
+        screenshot(page, f"main-{scheme}")
     finally:
         context.close()
