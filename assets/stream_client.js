@@ -12,7 +12,7 @@ import { backoffDelayMs, urlAfter } from "./stream_apply.js";
 
 const EVENT_KINDS = ["delta", "status", "end"];
 
-export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onConnection, onEnded }) {
+export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onConnection }) {
   let source = null;
   let attempt = 0;
   let retryTimer = null;
@@ -37,7 +37,7 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
   // No byte at all (not even a ping) for twice the heartbeat: the connection is dead.
   function armWatchdog() {
     clearTimeout(watchdogTimer);
-    watchdogTimer = setTimeout(() => (isEnded() ? finish() : reopen(0)), heartbeatMs * 2);
+    watchdogTimer = setTimeout(() => (isEnded() ? finish() : reconnectNow()), heartbeatMs * 2);
   }
 
   function open() {
@@ -64,10 +64,10 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
         try {
           data = JSON.parse(message.data);
         } catch {
-          return reopen(0); // a damaged event: resume from what was applied
+          return reconnectNow(); // a damaged event: resume from what was applied
         }
         const outcome = onEvent(kind, data);
-        if (outcome === "gap") return reopen(0);
+        if (outcome === "gap") reconnectNow();
       });
     }
     es.onerror = () => {
@@ -77,22 +77,18 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
       if (es.readyState === EventSource.CONNECTING) {
         report("reconnecting"); // the browser retries by itself, with Last-Event-ID
       } else {
-        scheduleReopen();
+        reopen(backoffDelayMs(attempt)); // the browser gave up (CLOSED): ours takes over
       }
     };
   }
 
-  function scheduleReopen() {
-    closeSource();
-    clearTimers();
-    const delay = backoffDelayMs(attempt);
-    report("reconnecting", { nextTryAt: Date.now() + delay });
-    retryTimer = setTimeout(open, delay);
+  function reconnectNow() {
+    attempt += 1;
+    reopen(0);
   }
 
   function reopen(delayMs) {
     if (stopped) return;
-    attempt += 1;
     closeSource();
     clearTimers();
     report("reconnecting", { nextTryAt: Date.now() + delayMs });
@@ -102,7 +98,6 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
   function finish() {
     teardown();
     report("closed");
-    if (onEnded) onEnded();
   }
 
   function teardown() {
@@ -116,7 +111,7 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
     document.removeEventListener("resume", onShown);
   }
 
-  const onOnline = () => reopen(0);
+  const onOnline = () => reconnectNow();
   const onOffline = () => {
     if (stopped) return;
     closeSource();
@@ -127,7 +122,7 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
   // that is not open is reopened at once instead of waiting for a backoff timer.
   const onShown = () => {
     if (document.visibilityState === "visible" && !stopped && (!source || source.readyState !== EventSource.OPEN)) {
-      reopen(0);
+      reconnectNow();
     }
   };
   window.addEventListener("online", onOnline);

@@ -202,10 +202,10 @@ class ChatService:
             "model": run.model,
         }
 
-    async def stop_run(self, run_id: str) -> RunRow:
+    async def stop_run(self, run_id: str) -> None:
+        """Stop an answer, keeping its text as persisted; 404 for an unknown run."""
         await self.get_run(run_id)
         await self.runner.stop(run_id)
-        return await self.get_run(run_id)
 
     async def continue_run(self, run_id: str) -> RunRow:
         """Go on with a stopped, truncated or interrupted answer: same run, same log."""

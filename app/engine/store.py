@@ -102,11 +102,9 @@ class Store:
     def create_run(self, new: NewRun) -> tuple[RunRow, bool]:
         """Create conversation (if new), question, answer placeholder and run in one commit.
 
-        Returns ``(run, created)``; the same ``client_request_id`` returns the existing run.
+        Returns ``(run, created)``; the same ``client_request_id`` returns the existing run (the
+        caller looks it up first; the unique constraint settles a race between two requests).
         """
-        existing = self.run_for_request(new.client_request_id)
-        if existing is not None:
-            return existing, False
         now = utcnow()
         try:
             with Session(self.engine) as session:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import reflex as rx
 
@@ -35,6 +37,10 @@ class MessageItem:
 class ModelItem:
     id: str
     label: str
+
+
+T = TypeVar("T")
+GONE_NOTICE = "This conversation does not exist (or was deleted)."
 
 
 class ChatState(rx.State):
@@ -89,7 +95,7 @@ class ChatState(rx.State):
         conversation = await asyncio.to_thread(history.conversation, self.current_id)
         if conversation is None:
             self.title, self.messages = "", []
-            self.notice = "This conversation does not exist (or was deleted)."
+            self.notice = GONE_NOTICE
             return
         views = await asyncio.to_thread(history.messages, self.current_id)
         self.title = conversation.title
@@ -108,20 +114,28 @@ class ChatState(rx.State):
             conversation_id=self.current_id or None,
             model=form.get("model") or None,
         )
-        try:
-            run, _ = await chat_service().start_run(request)
-        except InputError as exc:
-            self.notice = exc.message
+        ok, started = await self._engine(chat_service().start_run(request))
+        if not ok:
             return
-        except NotFound:
-            self.notice = "This conversation does not exist (or was deleted)."
-            return
-        self.notice = ""
         self.draft_id = uuid.uuid4().hex
         self.model = form.get("model") or self.model
         if not self.current_id:
-            return rx.redirect(f"/c/{run.conversation_id}")
+            return rx.redirect(f"/c/{started[0].conversation_id}")
         await self._refresh()
+
+    async def _engine(self, call: Awaitable[T]) -> tuple[bool, T | None]:
+        """Await an engine call: ``(True, result)``, or ``(False, None)`` with the refusal as
+        the page's notice. Success clears the notice."""
+        try:
+            result = await call
+        except InputError as exc:
+            self.notice = exc.message
+            return False, None
+        except NotFound:
+            self.notice = GONE_NOTICE
+            return False, None
+        self.notice = ""
+        return True, result
 
     # -- managing conversations ----------------------------------------------------------
 
@@ -136,16 +150,10 @@ class ChatState(rx.State):
 
     @rx.event
     async def rename(self, form: dict):
-        try:
-            await chat_service().rename_conversation(self.current_id, form.get("title"))
-        except InputError as exc:
-            self.notice = exc.message
-            return
-        except NotFound:
-            self.notice = "This conversation does not exist (or was deleted)."
+        ok, _ = await self._engine(chat_service().rename_conversation(self.current_id, form.get("title")))
+        if not ok:
             return
         self.renaming = False
-        self.notice = ""
         await self._refresh()
 
     @rx.event

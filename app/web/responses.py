@@ -23,8 +23,9 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-async def read_json_object(request: Request, max_bytes: int) -> dict:
-    """The request body as a JSON object, refusing (413) before reading more than ``max_bytes``."""
+async def read_json_object(request: Request, max_bytes: int, *, optional: bool = False) -> dict:
+    """The request body as a JSON object, refusing (413) before reading more than ``max_bytes``;
+    with ``optional``, an empty body reads as ``{}``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(max_bytes)
@@ -33,6 +34,8 @@ async def read_json_object(request: Request, max_bytes: int) -> dict:
         body += chunk
         if len(body) > max_bytes:
             raise _too_large(max_bytes)
+    if optional and not body.strip():
+        return {}
     try:
         value = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):

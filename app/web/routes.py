@@ -48,12 +48,6 @@ def _created(run, created: bool) -> JSONResponse:
     return JSONResponse(payload, status_code=201 if created else 200)
 
 
-async def _has_body(request: Request) -> bool:
-    return request.headers.get("content-length", "0") != "0" or "chunked" in request.headers.get(
-        "transfer-encoding", ""
-    )
-
-
 def api_routes(service: ChatService) -> list[Route]:
     async def create_run(request: Request) -> Response:
         body = await read_json_object(request, service.settings.max_request_bytes)
@@ -93,7 +87,7 @@ def api_routes(service: ChatService) -> list[Route]:
         })
 
     async def retry(request: Request) -> Response:
-        body = await read_json_object(request, service.settings.max_request_bytes) if await _has_body(request) else {}
+        body = await read_json_object(request, service.settings.max_request_bytes, optional=True)
         run, created = await service.retry_run(request.path_params["run_id"], body.get("client_request_id"))
         return _created(run, created)
 
