@@ -20,6 +20,7 @@ DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
 DEFAULT_OLLAMA_MODEL = "llama3.2"
 OPENAI_APIS = ("chat", "responses")
 DEMO_MODES = ("auto", "on", "off")
+MAX_TEMPERATURE = 2.0  # the widest range providers accept (OpenAI); Anthropic caps at 1
 
 
 class SettingsError(ValueError):
@@ -45,6 +46,10 @@ class Settings:
     ollama_models: tuple[str, ...] = ()
     demo: str = "auto"
     default_model: str | None = None  # "provider:model"; else the first configured
+    # Defaults for a new conversation's settings (each conversation can change them).
+    system_prompt: str = ""
+    default_max_tokens: int | None = None  # None: the provider's own default
+    default_temperature: float | None = None  # None: the provider's own default
     demo_tokens_per_s: float = 40.0
     # Per provider: concurrent streams, and the circuit breaker.
     provider_concurrency: int = 8
@@ -99,6 +104,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
+        max_tokens_cap = reader.integer("UNBROKEN_MAX_TOKENS_CAP", 32_768, low=1)
         return cls(
             database_url=reader.text("DATABASE_URL", DEFAULT_DATABASE_URL),
             port=reader.integer("PORT", 3000, low=1, high=65535),
@@ -116,6 +122,9 @@ class Settings:
             ollama_models=reader.names("OLLAMA_MODELS"),
             demo=reader.choice("UNBROKEN_DEMO", "auto", DEMO_MODES),
             default_model=reader.optional("UNBROKEN_DEFAULT_MODEL"),
+            system_prompt=reader.text("UNBROKEN_SYSTEM_PROMPT", ""),
+            default_max_tokens=reader.integer("UNBROKEN_MAX_TOKENS", None, low=1, high=max_tokens_cap),
+            default_temperature=reader.number("UNBROKEN_TEMPERATURE", None, low=0.0, high=MAX_TEMPERATURE),
             provider_concurrency=reader.integer("UNBROKEN_PROVIDER_CONCURRENCY", 8, low=1),
             breaker_failures=reader.integer("UNBROKEN_BREAKER_FAILURES", 5, low=1),
             breaker_cooldown_s=reader.number("UNBROKEN_BREAKER_COOLDOWN_S", 30.0, low=0.0),
@@ -127,7 +136,7 @@ class Settings:
             log_flush_interval_s=reader.number("UNBROKEN_LOG_FLUSH_MS", 50.0, low=1.0) / 1000,
             max_request_bytes=reader.integer("UNBROKEN_MAX_REQUEST_BYTES", 256 * 1024, low=1024),
             max_content_chars=reader.integer("UNBROKEN_MAX_CONTENT_CHARS", 100_000, low=1),
-            max_tokens_cap=reader.integer("UNBROKEN_MAX_TOKENS_CAP", 32_768, low=1),
+            max_tokens_cap=max_tokens_cap,
             connect_timeout_s=reader.number("UNBROKEN_CONNECT_TIMEOUT_S", 10.0, low=0.01),
             read_timeout_s=reader.number("UNBROKEN_READ_TIMEOUT_S", 120.0, low=0.01),
             first_token_timeout_s=reader.number("UNBROKEN_FIRST_TOKEN_TIMEOUT_S", 60.0, low=0.01),
@@ -161,7 +170,7 @@ class _Reader:
             raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def number(self, name: str, default: float, *, low: float) -> float:
+    def number(self, name: str, default: float | None, *, low: float, high: float | None = None) -> float | None:
         raw = self.optional(name)
         if raw is None:
             return default
@@ -169,11 +178,11 @@ class _Reader:
             value = float(raw)
         except ValueError:
             raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-        if value < low:
-            raise SettingsError(f"{name} must be at least {low}, got {raw!r}")
+        if value < low or (high is not None and value > high):
+            raise SettingsError(f"{name} must be between {low} and {high or '∞'}, got {raw!r}")
         return value
 
-    def integer(self, name: str, default: int, *, low: int, high: int | None = None) -> int:
+    def integer(self, name: str, default: int | None, *, low: int, high: int | None = None) -> int | None:
         raw = self.optional(name)
         if raw is None:
             return default

@@ -1,5 +1,7 @@
-"""Opening the database: SQLite in WAL mode with a busy timeout, schema created at start-up.
+"""Opening the database: SQLite in WAL mode with a busy timeout, schema migrated at start-up.
 
+The schema is Alembic's (``app/engine/migrations``): every start upgrades the database to
+the newest revision, so an existing ``unbroken.db`` keeps its conversations across releases.
 WAL lets the SSE endpoint replay (read) while the log writer commits; the busy timeout makes
 a writer wait for another instead of failing with "database is locked".
 """
@@ -9,24 +11,39 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
-
-from app.engine import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+MIGRATIONS = Path(__file__).parent / "migrations"
+# The schema of releases before Alembic, which created their tables directly.
+BASELINE_REVISION = "0001"
 
 
 def open_database(url: str) -> Engine:
-    """Create the engine and the schema. Does I/O: call it at start-up, not at import."""
+    """Create the engine and bring the schema up to date. Does I/O: call it at start-up."""
     url_obj = sqlalchemy.make_url(url)
     if url_obj.get_backend_name() == "sqlite":
         engine = _open_sqlite(url_obj)
     else:
         engine = sqlalchemy.create_engine(url_obj, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
+    migrate(engine)
     return engine
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database to ``revision``. A database from before Alembic (tables but no
+    ``alembic_version``) is first marked as the baseline it was created with."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        tables = sqlalchemy.inspect(connection).get_table_names()
+        if "run" in tables and "alembic_version" not in tables:
+            command.stamp(config, BASELINE_REVISION)
+        command.upgrade(config, revision)
 
 
 def _open_sqlite(url: sqlalchemy.URL) -> Engine:

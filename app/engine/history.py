@@ -33,6 +33,12 @@ class MessageView:
     provider: str | None
     detail: str = ""
     last_seq: int = 0
+    # This message among its siblings (the versions of one turn): number ``version`` of
+    # ``versions``, and the ids of the versions before and after it (None at either end).
+    version: int = 1
+    versions: int = 1
+    previous_version_id: str | None = None
+    next_version_id: str | None = None
 
 
 def _escape_like(text: str) -> str:
@@ -63,26 +69,57 @@ class History:
             return ConversationSummary(*row) if row else None
 
     def messages(self, conversation_id: str) -> list[MessageView]:
+        """The branch on screen: from the first question to the conversation's current leaf."""
         query = (
-            select(Message.id, Message.role, Message.content, Message.run_id, Run.state, Run.provider, Run.detail,
-                   Run.last_seq)
+            select(Message.id, Message.parent_id, Message.role, Message.content, Message.run_id, Run.state,
+                   Run.provider, Run.detail, Run.last_seq)
             .outerjoin(Run, Run.id == Message.run_id)
             .where(Message.conversation_id == conversation_id)
             .order_by(Message.position)
         )
+        leaf_query = select(Conversation.current_leaf_id).where(Conversation.id == conversation_id)
         with self.engine.connect() as connection:
-            return [
-                MessageView(id, role, content, run_id, RunState(state) if state else None, provider, detail or "",
-                            last_seq or 0)
-                for id, role, content, run_id, state, provider, detail, last_seq in connection.execute(query)
-            ]
+            rows = {row.id: row for row in connection.execute(query)}
+            leaf_id = connection.execute(leaf_query).scalar()
+        if not rows:
+            return []
+        children: dict[str | None, list[str]] = {}
+        for row in rows.values():  # in creation order
+            children.setdefault(row.parent_id, []).append(row.id)
+        if leaf_id not in rows:
+            leaf_id = next(reversed(rows))
+        path = []
+        while leaf_id is not None:
+            path.append(rows[leaf_id])
+            leaf_id = rows[leaf_id].parent_id
+        return [self._view(row, children[row.parent_id]) for row in reversed(path)]
 
-    def chat_context(self, conversation_id: str, answer_message_id: str) -> list[ChatMessage]:
-        """The messages a run answers: everything before its answer, unfinished answers left out."""
+    @staticmethod
+    def _view(row, siblings: list[str]) -> MessageView:
+        index = siblings.index(row.id)
+        return MessageView(
+            row.id, row.role, row.content, row.run_id, RunState(row.state) if row.state else None, row.provider,
+            row.detail or "", row.last_seq or 0,
+            version=index + 1,
+            versions=len(siblings),
+            previous_version_id=siblings[index - 1] if index > 0 else None,
+            next_version_id=siblings[index + 1] if index + 1 < len(siblings) else None,
+        )
+
+    def chat_context(self, answer_message_id: str) -> list[ChatMessage]:
+        """The messages a run answers: its branch up to its answer, unfinished answers left out."""
+        query = select(Message.id, Message.parent_id, Message.role, Message.content).where(
+            Message.conversation_id == select(Message.conversation_id).where(Message.id == answer_message_id)
+            .scalar_subquery()
+        )
+        with self.engine.connect() as connection:
+            rows = {row.id: row for row in connection.execute(query)}
         context = []
-        for message in self.messages(conversation_id):
-            if message.id == answer_message_id:
-                break
-            if message.content:
-                context.append(ChatMessage(role=message.role, content=message.content))
+        message_id = rows[answer_message_id].parent_id if answer_message_id in rows else None
+        while message_id is not None:
+            row = rows[message_id]
+            if row.content:
+                context.append(ChatMessage(role=row.role, content=row.content))
+            message_id = row.parent_id
+        context.reverse()
         return context

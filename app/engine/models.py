@@ -21,6 +21,15 @@ def utcnow() -> datetime:
 class Conversation(SQLModel, table=True):
     id: str = Field(primary_key=True)
     title: str
+    # The last message of the branch on screen: the conversation shows the path from its first
+    # message to this one (messages form a tree; an edited question or a regenerated answer
+    # starts a sibling branch).
+    current_leaf_id: str | None = None
+    # Settings for the next answers; None (or "") means the configured default.
+    model: str | None = None  # "provider:model"
+    system_prompt: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    max_tokens: int | None = None
+    temperature: float | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
 
@@ -28,7 +37,10 @@ class Conversation(SQLModel, table=True):
 class Message(SQLModel, table=True):
     id: str = Field(primary_key=True)
     conversation_id: str = Field(foreign_key="conversation.id", index=True)
-    position: int  # order within the conversation: question n, its answer n + 1
+    # The message this one follows in its branch (None: a first question). Siblings, i.e.
+    # messages with the same parent, are the versions of one turn.
+    parent_id: str | None = Field(default=None, index=True)
+    position: int  # creation order within the conversation; orders siblings
     role: str  # "user" | "assistant"
     content: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     run_id: str | None = Field(default=None, index=True)
@@ -40,12 +52,12 @@ class Run(SQLModel, table=True):
     conversation_id: str = Field(foreign_key="conversation.id", index=True)
     message_id: str = Field(foreign_key="message.id")
     client_request_id: str = Field(unique=True)
-    # The answer message whose preceding messages this run answers: its own message, or for
-    # a retry the message of the answer it retries.
-    context_message_id: str | None = None
     provider: str
     model: str
+    # The request parameters, fixed when the run starts (continuations and retries reuse them).
     max_tokens: int | None = None
+    temperature: float | None = None
+    system_prompt: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     state: str
     last_seq: int = 0
     finish_reason: str | None = None

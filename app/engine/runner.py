@@ -28,7 +28,7 @@ from app.engine.events import Delta, End, Status
 from app.engine.gate import CircuitBreaker, CircuitOpen, SlotQueue
 from app.engine.history import History
 from app.engine.log import EventLog
-from app.engine.providers.base import ChatRequest, Provider
+from app.engine.providers.base import ChatMessage, ChatRequest, Provider
 from app.engine.providers.registry import ProviderRegistry
 from app.engine.retry import GiveUp, RetryPolicy
 from app.engine.states import RunState, check_transition
@@ -219,7 +219,9 @@ class _Drive:
         provider = r._registry.providers.get(run.provider)
         if provider is None:
             return End(RunState.FAILED, f"The provider {run.provider!r} is no longer configured", error="config")
-        context = await asyncio.to_thread(r._history.chat_context, run.conversation_id, run.context_message_id)
+        context = await asyncio.to_thread(r._history.chat_context, run.message_id)
+        if run.system_prompt:
+            context.insert(0, ChatMessage(role="system", content=run.system_prompt))
         first_started = r._clock.now()
         deadline = asyncio.get_running_loop().time() + r._timeouts.total_s
         number = 0
@@ -261,7 +263,7 @@ class _Drive:
                     detail="Continuing from where it stopped" if prefix else f"Asking {provider.label}",
                 )
                 request = ChatRequest(messages=tuple(context), model=run.model, max_tokens=run.max_tokens,
-                                      prefix=prefix)
+                                      temperature=run.temperature, prefix=prefix)
                 end = await stream_attempt(provider, request, r._timeouts, deadline, self.add_text, attempt)
         except UpstreamError as exc:
             attempt.finish(r._clock.now(), exc.cause, status=exc.status, message=exc.message)

@@ -25,13 +25,16 @@ from app.engine.providers import Provider, ProviderRegistry, UnknownModel, build
 from app.engine.retry import RetryPolicy
 from app.engine.runner import GateSettings, Runner, RunnerClock
 from app.engine.states import CONTINUABLE_STATES
-from app.engine.store import ConversationNotFound, NewRun, RunRow, Store
-from app.settings import Settings
+from app.engine.store import (
+    ConversationNotFound, ConversationSettings, MessageNotFound, NewRun, RunParams, RunRow, Store,
+)
+from app.settings import MAX_TEMPERATURE, Settings
 
 logger = logging.getLogger(__name__)
 
 MAX_CLIENT_REQUEST_ID_CHARS = 200
 MAX_TITLE_CHARS = 200
+MAX_SYSTEM_PROMPT_CHARS = 20_000
 
 
 class InputError(ValueError):
@@ -58,11 +61,20 @@ class Conflict(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class RunRequest:
-    content: str
-    client_request_id: str
-    conversation_id: str | None = None
-    model: str | None = None
-    max_tokens: int | None = None
+    """``POST /api/runs`` and the page's Send. Values arrive unchecked; the service checks them.
+
+    ``model``, ``max_tokens``, ``temperature`` and ``system_prompt`` override the
+    conversation's settings for this answer; a new conversation starts with them as its
+    settings. ``edit_of``: the question this one replaces, as a new branch beside it."""
+
+    content: object = None
+    client_request_id: object = None
+    conversation_id: object = None
+    model: object = None
+    max_tokens: object = None
+    temperature: object = None
+    system_prompt: object = None
+    edit_of: object = None
 
 
 class ChatService:
@@ -133,22 +145,23 @@ class ChatService:
             existing = await asyncio.to_thread(self.store.run_for_request, crid)
             if existing is not None:  # a resend (double click, retried POST): the same run
                 return existing, False
-        new = self._validate(request)
+        new = await self._new_run(request)
         try:
             run, created = await asyncio.to_thread(self.store.create_run, new)
         except ConversationNotFound:
             raise NotFound("conversation") from None
+        except MessageNotFound:
+            raise NotFound("message") from None
         if created:
             self.runner.start(run)
         return run, created
 
-    def _validate(self, request: RunRequest) -> NewRun:
-        limits = self.settings
+    async def _new_run(self, request: RunRequest) -> NewRun:
         if not isinstance(request.content, str) or not request.content.strip():
             raise InputError("empty_content", "The message is empty.")
-        if len(request.content) > limits.max_content_chars:
+        if len(request.content) > self.settings.max_content_chars:
             raise InputError(
-                "content_too_long", f"The message is longer than {limits.max_content_chars} characters."
+                "content_too_long", f"The message is longer than {self.settings.max_content_chars} characters."
             )
         crid = request.client_request_id
         if not isinstance(crid, str) or not crid.strip() or len(crid) > MAX_CLIENT_REQUEST_ID_CHARS:
@@ -156,26 +169,78 @@ class ChatService:
                 "bad_client_request_id",
                 f"client_request_id must be a non-empty string of at most {MAX_CLIENT_REQUEST_ID_CHARS} characters.",
             )
-        if request.conversation_id is not None and not isinstance(request.conversation_id, str):
-            raise InputError("bad_conversation_id", "conversation_id must be a string or null.")
-        if request.model is not None and (not isinstance(request.model, str) or not request.model.strip()):
-            raise InputError("bad_model", "model must be a non-empty string or null.")
-        try:
-            choice = self.registry.resolve(request.model)
-        except UnknownModel as exc:
-            raise InputError("unknown_model", str(exc)) from None
-        max_tokens = request.max_tokens
-        if max_tokens is not None and (
-            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= limits.max_tokens_cap
-        ):
-            raise InputError("bad_max_tokens", f"max_tokens must be a whole number from 1 to {limits.max_tokens_cap}.")
+        for name in ("conversation_id", "edit_of"):
+            if getattr(request, name) is not None and not isinstance(getattr(request, name), str):
+                raise InputError(f"bad_{name}", f"{name} must be a string or null.")
+        overrides = self.check_settings(
+            model=request.model, system_prompt=request.system_prompt, max_tokens=request.max_tokens,
+            temperature=request.temperature,
+        )
+        if request.conversation_id is None:
+            if request.edit_of is not None:
+                raise InputError("bad_edit_of", "edit_of needs the conversation_id of the question it edits.")
+            saved = ConversationSettings()
+        else:
+            saved = await asyncio.to_thread(self.store.conversation_settings, request.conversation_id)
+            if saved is None:
+                raise NotFound("conversation")
         return NewRun(
             content=request.content,
             client_request_id=crid,
             conversation_id=request.conversation_id,
+            params=self._params(overrides, saved),
+            settings=overrides,
+            edit_of=request.edit_of,
+        )
+
+    def check_settings(self, *, model: object = None, system_prompt: object = None, max_tokens: object = None,
+                       temperature: object = None) -> ConversationSettings:
+        """Check conversation settings as a user sent them; None stays None (the default)."""
+        if model is not None:
+            if not isinstance(model, str) or not model.strip():
+                raise InputError("bad_model", "model must be a non-empty string or null.")
+            try:
+                model = self.registry.resolve(model).id
+            except UnknownModel as exc:
+                raise InputError("unknown_model", str(exc)) from None
+        if system_prompt is not None and (
+            not isinstance(system_prompt, str) or len(system_prompt) > MAX_SYSTEM_PROMPT_CHARS
+        ):
+            raise InputError(
+                "bad_system_prompt", f"system_prompt must be text of at most {MAX_SYSTEM_PROMPT_CHARS} characters."
+            )
+        cap = self.settings.max_tokens_cap
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= cap
+        ):
+            raise InputError("bad_max_tokens", f"max_tokens must be a whole number from 1 to {cap}.")
+        if temperature is not None:
+            if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not (
+                0 <= temperature <= MAX_TEMPERATURE
+            ):
+                raise InputError("bad_temperature", f"temperature must be a number from 0 to {MAX_TEMPERATURE:g}.")
+            temperature = float(temperature)
+        return ConversationSettings(model=model, system_prompt=system_prompt, max_tokens=max_tokens,
+                                    temperature=temperature)
+
+    def _params(self, overrides: ConversationSettings, saved: ConversationSettings) -> RunParams:
+        """This answer's parameters: what the request says, else the conversation's, else the defaults."""
+        def pick(name: str, default):
+            for source in (overrides, saved):
+                if getattr(source, name) is not None:
+                    return getattr(source, name)
+            return default
+
+        try:
+            choice = self.registry.resolve(pick("model", None))
+        except UnknownModel as exc:  # the conversation's model is no longer configured
+            raise InputError("unknown_model", f"{exc} Pick another model for this conversation.") from None
+        return RunParams(
             provider=choice.provider,
             model=choice.model,
-            max_tokens=max_tokens,
+            max_tokens=pick("max_tokens", self.settings.default_max_tokens),
+            temperature=pick("temperature", self.settings.default_temperature),
+            system_prompt=pick("system_prompt", self.settings.system_prompt),
         )
 
     async def get_run(self, run_id: str) -> RunRow:
@@ -234,11 +299,56 @@ class ChatService:
 
     # -- conversations -----------------------------------------------------------------------
 
-    async def rename_conversation(self, conversation_id: str, title: object) -> None:
-        if not isinstance(title, str) or not title.strip() or len(title.strip()) > MAX_TITLE_CHARS:
-            raise InputError("bad_title", f"A title needs 1 to {MAX_TITLE_CHARS} characters.")
-        if not await asyncio.to_thread(self.store.rename_conversation, conversation_id, title.strip()):
+    async def update_conversation(self, conversation_id: str, changes: dict) -> None:
+        """Rename and/or change settings: ``title`` and the ConversationSettings fields; a
+        setting set to None goes back to the default. Unknown keys are refused."""
+        unknown = set(changes) - {"title", *ConversationSettings.__dataclass_fields__}
+        if unknown:
+            raise InputError("unknown_field", f"Unknown field(s): {', '.join(sorted(map(str, unknown)))}.")
+        values = {}
+        if "title" in changes:
+            title = changes["title"]
+            if not isinstance(title, str) or not title.strip() or len(title.strip()) > MAX_TITLE_CHARS:
+                raise InputError("bad_title", f"A title needs 1 to {MAX_TITLE_CHARS} characters.")
+            values["title"] = title.strip()
+        settings = {name: value for name, value in changes.items() if name != "title"}
+        checked = dataclasses.asdict(self.check_settings(**settings))
+        values.update({name: checked[name] for name in settings})
+        if not values:
+            raise InputError("nothing_to_change", "Send at least one of title, model, system_prompt, max_tokens, "
+                                                  "temperature.")
+        if not await asyncio.to_thread(self.store.update_conversation, conversation_id, **values):
             raise NotFound("conversation")
+
+    async def conversation_view(self, conversation_id: str) -> dict:
+        """``GET /api/conversations/{id}``: its settings and the branch on screen."""
+        summary = await asyncio.to_thread(self.history.conversation, conversation_id)
+        if summary is None:
+            raise NotFound("conversation")
+        settings = await asyncio.to_thread(self.store.conversation_settings, conversation_id)
+        messages = await asyncio.to_thread(self.history.messages, conversation_id)
+        return {
+            "id": summary.id,
+            "title": summary.title,
+            "updated_at": summary.updated_at.isoformat(),
+            "settings": dataclasses.asdict(settings),
+            "messages": [
+                {
+                    "id": m.id, "role": m.role, "content": m.content, "run_id": m.run_id,
+                    "run_state": str(m.run_state) if m.run_state else None,
+                    "version": m.version, "versions": m.versions,
+                    "previous_version_id": m.previous_version_id, "next_version_id": m.next_version_id,
+                }
+                for m in messages
+            ],
+        }
+
+    async def show_branch(self, conversation_id: str, message_id: object) -> None:
+        """Show the branch through ``message_id`` (one of the versions of a turn)."""
+        if not isinstance(message_id, str):
+            raise InputError("bad_message_id", "message_id must be a string.")
+        if not await asyncio.to_thread(self.store.show_branch, conversation_id, message_id):
+            raise NotFound("message")
 
     async def delete_conversation(self, conversation_id: str) -> None:
         """Stop its unfinished answers, then delete it with everything it holds."""

@@ -30,13 +30,36 @@ def new_run_id() -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class RunParams:
+    """What a run asks the provider with; fixed when the run starts."""
+
+    provider: str
+    model: str
+    max_tokens: int | None = None
+    temperature: float | None = None
+    system_prompt: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ConversationSettings:
+    """A conversation's own settings; None means the configured default."""
+
+    model: str | None = None  # "provider:model"
+    system_prompt: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class NewRun:
     content: str
     client_request_id: str
     conversation_id: str | None
-    provider: str
-    model: str
-    max_tokens: int | None
+    params: RunParams
+    # For a new conversation: the settings it starts with.
+    settings: ConversationSettings = ConversationSettings()
+    # Edit and resend: the question this one replaces, as a new branch beside it.
+    edit_of: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,10 +69,11 @@ class RunRow:
     id: str
     conversation_id: str
     message_id: str
-    context_message_id: str
     provider: str
     model: str
     max_tokens: int | None
+    temperature: float | None
+    system_prompt: str
     state: RunState
     last_seq: int
     finish_reason: str | None
@@ -57,16 +81,21 @@ class RunRow:
     detail: str
     attempts: list[dict]
 
+    @property
+    def params(self) -> RunParams:
+        return RunParams(self.provider, self.model, self.max_tokens, self.temperature, self.system_prompt)
+
     @classmethod
     def of(cls, run: Run) -> RunRow:
         return cls(
             id=run.id,
             conversation_id=run.conversation_id,
             message_id=run.message_id,
-            context_message_id=run.context_message_id or run.message_id,
             provider=run.provider,
             model=run.model,
             max_tokens=run.max_tokens,
+            temperature=run.temperature,
+            system_prompt=run.system_prompt or "",
             state=RunState(run.state),
             last_seq=run.last_seq,
             finish_reason=run.finish_reason,
@@ -93,6 +122,10 @@ class ConversationNotFound(LookupError):
     pass
 
 
+class MessageNotFound(LookupError):
+    """No such message in that conversation, or not one that can be edited (an answer)."""
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -102,24 +135,28 @@ class Store:
     def create_run(self, new: NewRun) -> tuple[RunRow, bool]:
         """Create conversation (if new), question, answer placeholder and run in one commit.
 
-        Returns ``(run, created)``; the same ``client_request_id`` returns the existing run (the
-        caller looks it up first; the unique constraint settles a race between two requests).
+        The question follows the branch on screen, or with ``edit_of`` becomes a sibling of
+        the question it replaces; either way the new answer becomes the branch on screen.
+        Returns ``(run, created)``; the same ``client_request_id`` returns the existing run
+        (the caller looks it up first; the unique constraint settles a race between two).
         """
         now = utcnow()
         try:
             with Session(self.engine) as session:
                 conversation = self._conversation_for(session, new, now)
+                if new.edit_of is not None:
+                    edited = session.get(Message, new.edit_of)
+                    if edited is None or edited.conversation_id != conversation.id or edited.role != "user":
+                        raise MessageNotFound(new.edit_of)
+                    parent_id = edited.parent_id
+                else:
+                    parent_id = conversation.current_leaf_id
                 position = self._next_position(session, conversation.id)
-                question = Message(id=uuid.uuid4().hex, conversation_id=conversation.id, position=position,
-                                   role="user", content=new.content, created_at=now)
-                answer = Message(id=uuid.uuid4().hex, conversation_id=conversation.id, position=position + 1,
-                                 role="assistant", created_at=now)
-                run = Run(id=new_run_id(), conversation_id=conversation.id, message_id=answer.id,
-                          client_request_id=new.client_request_id, provider=new.provider, model=new.model,
-                          max_tokens=new.max_tokens, state=RunState.QUEUED, created_at=now, updated_at=now)
-                answer.run_id = run.id
-                conversation.updated_at = now
-                session.add_all([conversation, question, answer, run])
+                question = Message(id=uuid.uuid4().hex, conversation_id=conversation.id, parent_id=parent_id,
+                                   position=position, role="user", content=new.content, created_at=now)
+                run = self._new_answer(session, conversation, question.id, position + 1, new.client_request_id,
+                                       new.params, now)
+                session.add(question)
                 session.commit()
                 return RunRow.of(run), True
         except sqlalchemy.exc.IntegrityError:
@@ -130,29 +167,42 @@ class Store:
             return existing, False
 
     def create_retry(self, original: RunRow, client_request_id: str) -> tuple[RunRow, bool]:
-        """A new answer to the question ``original`` answered, at the end of the conversation."""
+        """A new answer to the question ``original`` answered: a sibling of its answer, shown."""
         existing = self.run_for_request(client_request_id)
         if existing is not None:
             return existing, False
         now = utcnow()
         with Session(self.engine) as session:
-            position = self._next_position(session, original.conversation_id)
-            answer = Message(id=uuid.uuid4().hex, conversation_id=original.conversation_id, position=position,
-                             role="assistant", created_at=now)
-            run = Run(id=new_run_id(), conversation_id=original.conversation_id, message_id=answer.id,
-                      context_message_id=original.context_message_id, client_request_id=client_request_id,
-                      provider=original.provider, model=original.model, max_tokens=original.max_tokens,
-                      state=RunState.QUEUED, created_at=now, updated_at=now)
-            answer.run_id = run.id
-            session.add_all([answer, run])
+            conversation = session.get(Conversation, original.conversation_id)
+            question_id = session.get(Message, original.message_id).parent_id
+            position = self._next_position(session, conversation.id)
+            run = self._new_answer(session, conversation, question_id, position, client_request_id, original.params,
+                                   now)
             session.commit()
             return RunRow.of(run), True
+
+    @staticmethod
+    def _new_answer(session: Session, conversation: Conversation, question_id: str, position: int,
+                    client_request_id: str, params: RunParams, now) -> Run:
+        """An answer placeholder under ``question_id``, its run, and the branch switched to it."""
+        answer = Message(id=uuid.uuid4().hex, conversation_id=conversation.id, parent_id=question_id,
+                         position=position, role="assistant", created_at=now)
+        run = Run(id=new_run_id(), conversation_id=conversation.id, message_id=answer.id,
+                  client_request_id=client_request_id, provider=params.provider, model=params.model,
+                  max_tokens=params.max_tokens, temperature=params.temperature, system_prompt=params.system_prompt,
+                  state=RunState.QUEUED, created_at=now, updated_at=now)
+        answer.run_id = run.id
+        conversation.current_leaf_id = answer.id
+        conversation.updated_at = now
+        session.add_all([conversation, answer, run])
+        return run
 
     @staticmethod
     def _conversation_for(session: Session, new: NewRun, now) -> Conversation:
         if new.conversation_id is None:
             title = " ".join(new.content.split())[:TITLE_CHARS] or "New chat"
-            return Conversation(id=uuid.uuid4().hex, title=title, created_at=now, updated_at=now)
+            return Conversation(id=uuid.uuid4().hex, title=title, created_at=now, updated_at=now,
+                                **dataclasses.asdict(new.settings))
         conversation = session.get(Conversation, new.conversation_id)
         if conversation is None:
             raise ConversationNotFound(new.conversation_id)
@@ -164,12 +214,39 @@ class Store:
         last = session.execute(query).scalar()
         return 0 if last is None else last + 1
 
-    def rename_conversation(self, conversation_id: str, title: str) -> bool:
+    # -- conversations -----------------------------------------------------------------------
+
+    def conversation_settings(self, conversation_id: str) -> ConversationSettings | None:
+        with Session(self.engine) as session:
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is None:
+                return None
+            return ConversationSettings(conversation.model, conversation.system_prompt, conversation.max_tokens,
+                                        conversation.temperature)
+
+    def update_conversation(self, conversation_id: str, **values) -> bool:
+        """Set columns of a conversation: ``title`` and the fields of ConversationSettings."""
         with self.engine.begin() as connection:
-            result = connection.execute(
-                update(Conversation).where(Conversation.id == conversation_id).values(title=title)
-            )
+            result = connection.execute(update(Conversation).where(Conversation.id == conversation_id).values(**values))
             return result.rowcount == 1
+
+    def show_branch(self, conversation_id: str, message_id: str) -> bool:
+        """Show the branch through ``message_id``: down to its newest leaf. False if no such message."""
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(Message.id, Message.parent_id).where(Message.conversation_id == conversation_id)
+                .order_by(Message.position)
+            ).all()
+            if message_id not in {id for id, _ in rows}:
+                return False
+            newest_child = {parent_id: id for id, parent_id in rows}  # ordered by position: the last wins
+            leaf = message_id
+            while leaf in newest_child:
+                leaf = newest_child[leaf]
+            session.execute(update(Conversation).where(Conversation.id == conversation_id)
+                            .values(current_leaf_id=leaf))
+            session.commit()
+            return True
 
     def conversation_run_ids(self, conversation_id: str) -> list[str]:
         with self.engine.connect() as connection:

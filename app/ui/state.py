@@ -150,7 +150,7 @@ class ChatState(rx.State):
 
     @rx.event
     async def rename(self, form: dict):
-        ok, _ = await self._engine(chat_service().rename_conversation(self.current_id, form.get("title")))
+        ok, _ = await self._engine(chat_service().update_conversation(self.current_id, {"title": form.get("title")}))
         if not ok:
             return
         self.renaming = False

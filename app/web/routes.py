@@ -51,15 +51,10 @@ def _created(run, created: bool) -> JSONResponse:
 def api_routes(service: ChatService) -> list[Route]:
     async def create_run(request: Request) -> Response:
         body = await read_json_object(request, service.settings.max_request_bytes)
-        run, created = await service.start_run(
-            RunRequest(
-                content=body.get("content"),
-                client_request_id=body.get("client_request_id"),
-                conversation_id=body.get("conversation_id"),
-                model=body.get("model"),
-                max_tokens=body.get("max_tokens"),
-            )
-        )
+        unknown = set(body) - set(RunRequest.__dataclass_fields__)
+        if unknown:
+            raise InputError("unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        run, created = await service.start_run(RunRequest(**body))
         return _created(run, created)
 
     async def get_run(request: Request) -> Response:
@@ -102,9 +97,18 @@ def api_routes(service: ChatService) -> list[Route]:
         if request.method == "DELETE":
             await service.delete_conversation(conversation_id)
             return Response(status_code=204)
+        if request.method == "GET":
+            return JSONResponse(await service.conversation_view(conversation_id))
         body = await read_json_object(request, service.settings.max_request_bytes)
-        await service.rename_conversation(conversation_id, body.get("title"))
-        return JSONResponse({"id": conversation_id, "title": body["title"].strip()})
+        await service.update_conversation(conversation_id, body)
+        view = await service.conversation_view(conversation_id)
+        return JSONResponse({"id": view["id"], "title": view["title"], "settings": view["settings"]})
+
+    async def branch(request: Request) -> Response:
+        conversation_id = request.path_params["conversation_id"]
+        body = await read_json_object(request, service.settings.max_request_bytes)
+        await service.show_branch(conversation_id, body.get("message_id"))
+        return JSONResponse(await service.conversation_view(conversation_id))
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -119,6 +123,7 @@ def api_routes(service: ChatService) -> list[Route]:
         Route("/api/runs/{run_id}/retry", _guard(retry), methods=["POST"]),
         Route("/api/models", models, methods=["GET"]),
         Route("/api/conversations", _guard(conversations), methods=["GET"]),
-        Route("/api/conversations/{conversation_id}", _guard(conversation), methods=["PATCH", "DELETE"]),
+        Route("/api/conversations/{conversation_id}", _guard(conversation), methods=["GET", "PATCH", "DELETE"]),
+        Route("/api/conversations/{conversation_id}/branch", _guard(branch), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]

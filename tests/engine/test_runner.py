@@ -347,8 +347,11 @@ async def test_retry_after_an_end_answers_the_same_question_again_as_a_new_run(m
     view = await finished_view(service, retry.id)
     assert (view["state"], view["text"]) == ("complete", "Second time lucky.")
     assert [m.content for m in provider.requests[1].messages] == ["What is the answer?"]
-    messages = service.history.messages(view["conversation_id"])
-    assert [m.role for m in messages] == ["user", "assistant", "assistant"]
+    messages = service.history.messages(view["conversation_id"])  # the new answer is a second version
+    assert [(m.role, m.run_id, m.version, m.versions) for m in messages] == [
+        ("user", None, 1, 1), ("assistant", retry.id, 2, 2)
+    ]
+    assert messages[1].previous_version_id == (await service.get_run(first)).message_id
     again, created_again = await service.retry_run(first, "same-retry")
     assert created_again and (await service.retry_run(first, "same-retry"))[0].id == again.id
 

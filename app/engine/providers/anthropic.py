@@ -37,6 +37,7 @@ from app.engine.sse import SSEMessage
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; used when the request has none
+ANTHROPIC_MAX_TEMPERATURE = 1.0  # Anthropic's range is 0–1 where OpenAI's is 0–2
 STOP_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length"}
 ERROR_TYPES: dict[str, type[UpstreamError]] = {
     "overloaded_error": Overloaded,
@@ -66,6 +67,8 @@ def build_payload(request: ChatRequest) -> dict:
     }
     if system:
         payload["system"] = system
+    if request.temperature is not None:
+        payload["temperature"] = min(request.temperature, ANTHROPIC_MAX_TEMPERATURE)
     return payload
 
 

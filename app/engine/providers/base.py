@@ -24,6 +24,7 @@ class ChatRequest:
     messages: tuple[ChatMessage, ...]
     model: str
     max_tokens: int | None = None
+    temperature: float | None = None  # None: the provider's default
     # The answer so far, when re-asking after a mid-answer failure: the provider asks the
     # model to go on from exactly there (native prefill where the API has it).
     prefix: str = ""

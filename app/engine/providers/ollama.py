@@ -27,8 +27,13 @@ from app.engine.providers.wire import StreamingHTTPProvider, json_object, ndjson
 
 def build_payload(request: ChatRequest) -> dict:
     payload: dict = {"model": request.model, "messages": messages_with_continuation(request), "stream": True}
+    options = {}
     if request.max_tokens is not None:
-        payload["options"] = {"num_predict": request.max_tokens}
+        options["num_predict"] = request.max_tokens
+    if request.temperature is not None:
+        options["temperature"] = request.temperature
+    if options:
+        payload["options"] = options
     return payload
 
 

@@ -33,6 +33,8 @@ def build_payload(request: ChatRequest) -> dict:
     }
     if request.max_tokens is not None:
         payload["max_tokens"] = request.max_tokens
+    if request.temperature is not None:
+        payload["temperature"] = request.temperature
     return payload
 
 

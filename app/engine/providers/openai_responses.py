@@ -29,6 +29,8 @@ def build_payload(request: ChatRequest) -> dict:
     payload: dict = {"model": request.model, "input": messages_with_continuation(request), "stream": True}
     if request.max_tokens is not None:
         payload["max_output_tokens"] = request.max_tokens
+    if request.temperature is not None:
+        payload["temperature"] = request.temperature
     return payload
 
 

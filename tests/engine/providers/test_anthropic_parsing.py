@@ -99,7 +99,7 @@ def test_a_malformed_event_is_a_bad_request(data):
 
 
 def request(*messages: tuple[str, str], prefix: str = "", max_tokens: int | None = None) -> ChatRequest:
-    return ChatRequest(tuple(ChatMessage(r, c) for r, c in messages), "claude-x", max_tokens, prefix)
+    return ChatRequest(tuple(ChatMessage(r, c) for r, c in messages), "claude-x", max_tokens, prefix=prefix)
 
 
 def test_payload_moves_system_messages_to_the_top_level_field():

@@ -53,7 +53,7 @@ def test_a_malformed_line_is_a_bad_request(data):
 
 def request(prefix: str = "", max_tokens: int | None = None) -> ChatRequest:
     messages = (ChatMessage("system", "Be brief."), ChatMessage("user", "Hi"))
-    return ChatRequest(messages, "llama3.2", max_tokens, prefix)
+    return ChatRequest(messages, "llama3.2", max_tokens, prefix=prefix)
 
 
 def test_payload_keeps_every_role_and_streams():

@@ -81,7 +81,7 @@ def test_a_malformed_event_is_a_bad_request(data):
 
 
 def request(prefix: str = "", max_tokens: int | None = None) -> ChatRequest:
-    return ChatRequest((ChatMessage("system", "Be brief."), ChatMessage("user", "Hi")), "gpt-x", max_tokens, prefix)
+    return ChatRequest((ChatMessage("system", "Be brief."), ChatMessage("user", "Hi")), "gpt-x", max_tokens, prefix=prefix)
 
 
 def test_payload_sends_the_conversation_as_input():
