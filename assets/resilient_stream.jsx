@@ -73,6 +73,16 @@ export function ResilientStream({
 
   const ended = isEnded(model);
   const stop = () => fetch(stopUrl, { method: "POST" }).catch(() => undefined);
+
+  // Esc stops the answer while it runs (unless something else, e.g. a dialog, used the key).
+  useEffect(() => {
+    if (ended) return undefined;
+    const onKey = (event) => {
+      if (event.key === "Escape" && !event.defaultPrevented) stop();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [ended, stopUrl]);
   const retry = () =>
     fetch(retryUrl, { method: "POST" })
       .then((response) => (response.ok ? response.json() : null))

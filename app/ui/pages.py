@@ -5,12 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from app.ui.state import ChatState, MessageItem
-from app.ui.stream_component import resilient_stream
+from app.ui.stream_component import resilient_stream, shortcuts
+
+NEW_CHAT_SHORTCUT = "Ctrl+Shift+O"
 
 
 def _sidebar() -> rx.Component:
     return rx.el.nav(
-        rx.link("+ New chat", href="/", class_name="ub-new-chat"),
+        rx.link("+ New chat", href="/", class_name="ub-new-chat", title=f"New chat ({NEW_CHAT_SHORTCUT})"),
         rx.form(
             rx.el.input(
                 name="q", type="search", placeholder="Search chats", default_value=ChatState.search,
@@ -33,9 +35,10 @@ def _sidebar() -> rx.Component:
     )
 
 
-def _button(label: str, aria_label: str, on_click, **props) -> rx.Component:
-    return rx.el.button(label, type="button", on_click=on_click, custom_attrs={"aria-label": aria_label},
-                        class_name="ub-button", **props)
+def _button(label: str, aria_label: str, on_click, **attrs) -> rx.Component:
+    """A button; ``attrs``: more HTML attributes (e.g. aria-expanded)."""
+    return rx.el.button(label, type="button", on_click=on_click,
+                        custom_attrs={"aria-label": aria_label, **attrs}, class_name="ub-button")
 
 
 def _header() -> rx.Component:
@@ -55,18 +58,68 @@ def _header() -> rx.Component:
         class_name="ub-row ub-confirm",
         role="alertdialog",
     )
+    settings = _button("Settings", "Conversation settings", ChatState.toggle_settings,
+                       **{"aria-expanded": ChatState.settings_open})
     actions = rx.el.div(
-        _button("Rename", "Rename conversation", ChatState.toggle_rename),
-        _button("Delete", "Delete conversation", ChatState.toggle_delete),
+        settings,
+        rx.cond(
+            ChatState.current_id != "",
+            rx.fragment(
+                _button("Rename", "Rename conversation", ChatState.toggle_rename),
+                _button("Delete", "Delete conversation", ChatState.toggle_delete),
+            ),
+        ),
         class_name="ub-row",
     )
     return rx.el.header(
         rx.cond(ChatState.renaming, rename_form, title),
-        rx.cond(
-            ChatState.current_id != "",
-            rx.cond(ChatState.confirming_delete, confirm_delete, rx.cond(ChatState.renaming, rx.fragment(), actions)),
-        ),
+        rx.cond(ChatState.confirming_delete, confirm_delete, rx.cond(ChatState.renaming, rx.fragment(), actions)),
         class_name="ub-header",
+    )
+
+
+def _settings_panel() -> rx.Component:
+    """System prompt, max_tokens and temperature of this conversation (blank: the default)."""
+    def field(label: str, control: rx.Component) -> rx.Component:
+        return rx.el.label(rx.el.span(label), control, class_name="ub-field")
+
+    number = {"type": "number", "class_name": "ub-search"}
+    return rx.cond(
+        ChatState.settings_open,
+        rx.form(
+            field("System prompt", rx.el.textarea(
+                name="system_prompt", default_value=ChatState.system_prompt, rows=3, class_name="ub-composer-input",
+                placeholder=rx.cond(ChatState.default_system_prompt != "", ChatState.default_system_prompt,
+                                    "None (the model's own behaviour)"),
+                custom_attrs={"aria-label": "System prompt"},
+            )),
+            rx.el.div(
+                field("Max tokens", rx.el.input(
+                    name="max_tokens", default_value=ChatState.max_tokens, min=1, step=1,
+                    placeholder=rx.cond(ChatState.default_max_tokens != "", ChatState.default_max_tokens,
+                                        "provider default"),
+                    custom_attrs={"aria-label": "Max tokens"}, **number,
+                )),
+                field("Temperature", rx.el.input(
+                    name="temperature", default_value=ChatState.temperature, min=0, max=2, step=0.1,
+                    placeholder=rx.cond(ChatState.default_temperature != "", ChatState.default_temperature,
+                                        "provider default"),
+                    custom_attrs={"aria-label": "Temperature"}, **number,
+                )),
+                class_name="ub-row",
+            ),
+            rx.el.p("Blank fields use the defaults. The settings apply to the next answers of this conversation.",
+                    class_name="ub-hint"),
+            rx.el.div(
+                rx.el.button("Save", type="submit", custom_attrs={"aria-label": "Save settings"},
+                             class_name="ub-button"),
+                _button("Cancel", "Cancel settings", ChatState.toggle_settings),
+                class_name="ub-row",
+            ),
+            on_submit=ChatState.save_settings,
+            class_name="ub-settings",
+            custom_attrs={"aria-label": "Conversation settings form"},
+        ),
     )
 
 
@@ -83,11 +136,77 @@ def _demo_banner() -> rx.Component:
     )
 
 
+def _first_run_help() -> rx.Component:
+    """What a new chat shows before its first message."""
+    return rx.cond(
+        (ChatState.current_id == "") & (ChatState.messages.length() == 0),
+        rx.el.div(
+            rx.el.h2("Ask anything", class_name="ub-help-title"),
+            rx.el.ul(
+                rx.el.li("Answers survive reloads, lost Wi-Fi and server restarts: come back and they are still "
+                         "there, complete."),
+                rx.el.li("Enter sends, Shift+Enter adds a line, Esc stops an answer, "
+                         f"{NEW_CHAT_SHORTCUT} starts a new chat."),
+                rx.el.li("Edit a question or regenerate an answer: the earlier version stays, one click away."),
+                rx.el.li("Settings sets this conversation's system prompt, length limit and temperature."),
+            ),
+            class_name="ub-help",
+            data_testid="first-run-help",
+        ),
+    )
+
+
+def _versions(message: MessageItem) -> rx.Component:
+    """‹ 2 / 3 › between the versions of a turn (edited questions, regenerated answers)."""
+    return rx.cond(
+        message.versions > 1,
+        rx.el.div(
+            rx.el.button("‹", type="button", disabled=message.previous_version_id == "",
+                         on_click=ChatState.show_version(message.previous_version_id),
+                         custom_attrs={"aria-label": "Previous version"}, class_name="ub-button ub-version-button"),
+            rx.el.span(message.version.to_string() + " / " + message.versions.to_string(), class_name="ub-version"),
+            rx.el.button("›", type="button", disabled=message.next_version_id == "",
+                         on_click=ChatState.show_version(message.next_version_id),
+                         custom_attrs={"aria-label": "Next version"}, class_name="ub-button ub-version-button"),
+            class_name="ub-row ub-versions",
+            role="group",
+            custom_attrs={"aria-label": "Versions"},
+        ),
+    )
+
+
+def _question(message: MessageItem) -> rx.Component:
+    editor = rx.form(
+        rx.el.textarea(name="content", default_value=message.content, auto_focus=True, rows=3,
+                       enter_key_submit=True, class_name="ub-composer-input",
+                       custom_attrs={"aria-label": "Edit question"}),
+        rx.el.input(type="hidden", name="client_request_id", value=ChatState.draft_id),
+        rx.el.div(
+            rx.el.button("Send", type="submit", custom_attrs={"aria-label": "Send edited question"},
+                         class_name="ub-button ub-send"),
+            _button("Cancel", "Cancel edit", ChatState.cancel_edit),
+            class_name="ub-row",
+        ),
+        on_submit=ChatState.send_edit,
+        class_name="ub-edit",
+    )
+    shown = rx.el.div(
+        rx.el.div(message.content, class_name="ub-question", data_testid="user-message"),
+        rx.el.div(
+            _versions(message),
+            _button("Edit", "Edit question", ChatState.start_edit(message.id)),
+            class_name="ub-row ub-question-actions",
+        ),
+        class_name="ub-turn-question",
+    )
+    return rx.cond(ChatState.editing_id == message.id, editor, shown)
+
+
 def _message(message: MessageItem) -> rx.Component:
     return rx.cond(
         message.role == "user",
-        rx.el.div(message.content, class_name="ub-question", data_testid="user-message"),
-        resilient_stream(
+        _question(message),
+        rx.fragment(_versions(message), resilient_stream(
             key=message.run_id,
             run_id=message.run_id,
             events_url="/api/runs/" + message.run_id + "/events",
@@ -101,7 +220,7 @@ def _message(message: MessageItem) -> rx.Component:
             initial_seq=message.last_seq,
             heartbeat_ms=ChatState.heartbeat_ms,
             demo=message.demo,
-        ),
+        )),
     )
 
 
@@ -122,6 +241,7 @@ def _composer() -> rx.Component:
             name="model",
             default_value=ChatState.model,
             key=ChatState.model,
+            on_change=ChatState.choose_model,
             custom_attrs={"aria-label": "Model"},
             class_name="ub-model-picker",
         ),
@@ -134,11 +254,14 @@ def _composer() -> rx.Component:
 
 def chat_page() -> rx.Component:
     return rx.el.div(
+        shortcuts(on_new_chat=ChatState.new_chat),
         _sidebar(),
         rx.el.main(
             _demo_banner(),
             rx.cond(ChatState.notice != "", rx.el.div(ChatState.notice, class_name="ub-notice", role="alert")),
             _header(),
+            _settings_panel(),
+            _first_run_help(),
             rx.el.section(rx.foreach(ChatState.messages, _message), class_name="ub-messages"),
             _composer(),
             class_name="ub-main",

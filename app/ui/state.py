@@ -31,6 +31,10 @@ class MessageItem:
     demo: bool
     detail: str
     last_seq: int
+    version: int
+    versions: int
+    previous_version_id: str
+    next_version_id: str
 
 
 @dataclasses.dataclass
@@ -40,6 +44,22 @@ class ModelItem:
 
 
 T = TypeVar("T")
+
+
+def _text(value: object) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _parse(text: object, kind: type, message: str):
+    """A number typed into the settings form; blank means the default (None)."""
+    text = str(text or "").strip()
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        raise InputError("bad_setting", message) from None
+
 GONE_NOTICE = "This conversation does not exist (or was deleted)."
 
 
@@ -59,6 +79,18 @@ class ChatState(rx.State):
     search: str = ""
     renaming: bool = False
     confirming_delete: bool = False
+    # The question being edited (its id), to be resent as a new branch.
+    editing_id: str = ""
+    # The open conversation's settings as the form shows them ("" = the configured default);
+    # before the first message, the settings the new conversation will start with.
+    settings_open: bool = False
+    system_prompt: str = ""
+    max_tokens: str = ""
+    temperature: str = ""
+    # The configured defaults, shown as placeholders.
+    default_system_prompt: str = ""
+    default_max_tokens: str = ""
+    default_temperature: str = ""
 
     def _route_conversation_id(self) -> str:
         parts = self.router.url.path.strip("/").split("/")
@@ -74,11 +106,27 @@ class ChatState(rx.State):
         if self.model not in {m.id for m in registry.models}:
             self.model = registry.default.id
         self.heartbeat_ms = int(service.settings.heartbeat_interval_s * 1000)
-        self.notice = ""
-        self.renaming = self.confirming_delete = False
+        self.default_system_prompt = service.settings.system_prompt
+        self.default_max_tokens = _text(service.settings.default_max_tokens)
+        self.default_temperature = _text(service.settings.default_temperature)
+        self.notice = self.editing_id = ""
+        self.renaming = self.confirming_delete = self.settings_open = False
         self.draft_id = self.draft_id or uuid.uuid4().hex
         self.current_id = self._route_conversation_id()
+        if self.current_id:
+            await self._load_settings()
+        else:  # a new chat starts from the defaults
+            self.system_prompt = self.max_tokens = self.temperature = ""
         await self._refresh()
+
+    async def _load_settings(self) -> None:
+        saved = await asyncio.to_thread(chat_service().store.conversation_settings, self.current_id)
+        if saved is None:
+            return  # _refresh says it is gone
+        if saved.model in {m.id for m in self.models}:
+            self.model = saved.model
+        self.system_prompt = saved.system_prompt or ""
+        self.max_tokens, self.temperature = _text(saved.max_tokens), _text(saved.temperature)
 
     @rx.event
     async def refresh(self, _new_run_id: str = ""):
@@ -101,27 +149,111 @@ class ChatState(rx.State):
         self.title = conversation.title
         self.messages = [
             MessageItem(v.id, v.role, v.content, v.run_id or "", str(v.run_state or ""), v.provider == "demo",
-                        v.detail, v.last_seq)
+                        v.detail, v.last_seq, v.version, v.versions, v.previous_version_id or "",
+                        v.next_version_id or "")
             for v in views
         ]
 
     @rx.event
     async def send(self, form: dict):
-        content = form.get("content", "")
+        new_conversation = {}
+        if not self.current_id:  # it starts with the settings chosen before the first message
+            ok, settings = self._form_settings({"system_prompt": self.system_prompt, "max_tokens": self.max_tokens,
+                                                "temperature": self.temperature})
+            if not ok:
+                return
+            new_conversation = settings
         request = RunRequest(
-            content=content,
+            content=form.get("content", ""),
             client_request_id=form.get("client_request_id") or self.draft_id or uuid.uuid4().hex,
             conversation_id=self.current_id or None,
             model=form.get("model") or None,
+            **new_conversation,
         )
+        return await self._start(request)
+
+    @rx.event
+    async def send_edit(self, form: dict):
+        """Resend an edited question: a new branch beside the original, which stays reachable."""
+        request = RunRequest(
+            content=form.get("content", ""),
+            client_request_id=form.get("client_request_id") or self.draft_id or uuid.uuid4().hex,
+            conversation_id=self.current_id or None,
+            model=self.model or None,
+            edit_of=self.editing_id or None,
+        )
+        return await self._start(request)
+
+    async def _start(self, request: RunRequest):
         ok, started = await self._engine(chat_service().start_run(request))
         if not ok:
-            return
+            return None
         self.draft_id = uuid.uuid4().hex
-        self.model = form.get("model") or self.model
+        self.editing_id = ""
+        self.model = request.model or self.model
         if not self.current_id:
             return rx.redirect(f"/c/{started[0].conversation_id}")
         await self._refresh()
+        return None
+
+    @rx.event
+    def start_edit(self, message_id: str):
+        self.editing_id = message_id
+
+    @rx.event
+    def cancel_edit(self):
+        self.editing_id = ""
+
+    @rx.event
+    async def show_version(self, message_id: str):
+        """Show another version of a turn, with the branch that follows it."""
+        if message_id and (await self._engine(chat_service().show_branch(self.current_id, message_id)))[0]:
+            await self._refresh()
+
+    @rx.event
+    def new_chat(self):
+        return rx.redirect("/")
+
+    # -- settings --------------------------------------------------------------------------
+
+    @rx.event
+    def toggle_settings(self):
+        self.settings_open = not self.settings_open
+
+    @rx.event
+    async def save_settings(self, form: dict):
+        ok, settings = self._form_settings(form)
+        if not ok:
+            return
+        if self.current_id and not (await self._engine(
+            chat_service().update_conversation(self.current_id, settings)
+        ))[0]:
+            return
+        self.system_prompt = settings["system_prompt"] or ""
+        self.max_tokens, self.temperature = _text(settings["max_tokens"]), _text(settings["temperature"])
+        self.settings_open = False
+
+    @rx.event
+    async def choose_model(self, model: str):
+        """The model picker: remembered by the open conversation for its next answers."""
+        self.model = model
+        if self.current_id:
+            await self._engine(chat_service().update_conversation(self.current_id, {"model": model}))
+
+    def _form_settings(self, form: dict) -> tuple[bool, dict]:
+        """The settings form's text → checked values (blank = the default), or a notice."""
+        try:
+            values = {
+                "system_prompt": str(form.get("system_prompt", "")).strip() or None,
+                "max_tokens": _parse(form.get("max_tokens"), int, "Max tokens must be a whole number."),
+                "temperature": _parse(form.get("temperature"), float, "Temperature must be a number."),
+            }
+            checked = chat_service().check_settings(**values)
+        except InputError as exc:
+            self.notice = exc.message
+            return False, {}
+        self.notice = ""
+        return True, {name: getattr(checked, name) for name in values}
 
     async def _engine(self, call: Awaitable[T]) -> tuple[bool, T | None]:
         """Await an engine call: ``(True, result)``, or ``(False, None)`` with the refusal as

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import reflex as rx
-from reflex.event import EventHandler, passthrough_event_spec
+from reflex.event import EventHandler, no_args_event_spec, passthrough_event_spec
 
 
 class ResilientStream(rx.Component):
     library = "$/public/resilient_stream.jsx"
     tag = "ResilientStream"
-    lib_dependencies: list[str] = ["react-markdown@10.1.0", "remark-gfm@4.0.1"]
+    lib_dependencies: list[str] = ["react-markdown@10.1.0", "remark-gfm@4.0.1", "rehype-highlight@7.0.2"]
 
     run_id: rx.Var[str]
     events_url: rx.Var[str]
@@ -28,3 +28,15 @@ class ResilientStream(rx.Component):
 
 
 resilient_stream = ResilientStream.create
+
+
+class Shortcuts(rx.Component):
+    """Page-wide keyboard shortcuts (assets/shortcuts.jsx); renders nothing."""
+
+    library = "$/public/shortcuts.jsx"
+    tag = "Shortcuts"
+
+    on_new_chat: EventHandler[no_args_event_spec]
+
+
+shortcuts = Shortcuts.create
