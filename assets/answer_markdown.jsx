@@ -1,10 +1,17 @@
 // Markdown for model output, rendered safely: raw HTML is shown as text (never parsed into
 // elements), links open in a new tab without access to this page, and images are not
 // fetched (a model cannot make the browser call a URL) — they show as a link instead.
+// Fenced code with a language tag is highlighted into hast spans (never HTML strings).
+//
+// While an answer streams, only its last block is parsed and rendered again: the text is cut
+// into top-level blocks (markdown_blocks.js), and a finished block is the same string on every
+// update, so its memoised component is skipped.
 
-import { useState } from "react";
+import { memo, useState } from "react";
 import ReactMarkdown from "react-markdown";
+import rehypeHighlight from "rehype-highlight";
 import remarkGfm from "remark-gfm";
+import { splitBlocks } from "./markdown_blocks.js";
 
 // remark plugin: turn raw HTML nodes into plain text nodes.
 function htmlAsText() {
@@ -15,7 +22,8 @@ function htmlAsText() {
   return (tree) => walk(tree);
 }
 
-// A code block with a Copy button that copies exactly the code (no fences, no language tag).
+// A code block with a Copy button that copies exactly the code: no fences, no language tag,
+// no highlighting markup (the text of the code element, through its spans).
 function CodeBlock({ node, children, ...props }) {
   const [copied, setCopied] = useState(false);
   const code = node && node.children && node.children[0] ? textOf(node.children[0]) : "";
@@ -54,10 +62,25 @@ const components = {
   ),
 };
 
-export function AnswerMarkdown({ text }) {
+const remarkPlugins = [remarkGfm, htmlAsText];
+// No guessing a language for untagged code; an unknown tag is left plain (a warning on the
+// file, not an exception, in rehype-highlight 7).
+const rehypePlugins = [[rehypeHighlight, { detect: false }]];
+
+const Block = memo(function Block({ text }) {
   return (
-    <ReactMarkdown remarkPlugins={[remarkGfm, htmlAsText]} components={components}>
+    <ReactMarkdown remarkPlugins={remarkPlugins} rehypePlugins={rehypePlugins} components={components}>
       {text}
     </ReactMarkdown>
+  );
+});
+
+export function AnswerMarkdown({ text }) {
+  return (
+    <div className="ub-markdown">
+      {splitBlocks(text).map((block, i) => (
+        <Block key={i} text={block} />
+      ))}
+    </div>
   );
 }
