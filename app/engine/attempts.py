@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from app.engine.errors import DeadlineExceeded, IncompleteStream, UpstreamTimeout
 from app.engine.events import End
@@ -37,6 +37,9 @@ class Attempt:
         self.record: dict = {"attempt": number, "started_at": started_at.isoformat()}
         if prefix_chars:
             self.record["continued_from_chars"] = prefix_chars
+
+    def first_text(self, at: datetime) -> None:
+        self.record["first_text_at"] = at.isoformat()
 
     def finish(self, at: datetime, outcome: str, *, status: int | None = None, message: str | None = None) -> None:
         self.record.update({"ended_at": at.isoformat(), "outcome": outcome, "status": status, "error": message})
@@ -75,6 +78,8 @@ async def stream_attempt(
                 what = "sent nothing more" if got_text else "did not start answering"
                 raise UpstreamTimeout(f"{provider.name} {what} for {wait_s:g} s", provider=provider.name) from None
             if isinstance(item, TextDelta):
+                if not got_text:
+                    attempt.first_text(datetime.now(UTC))
                 got_text = True
                 _show(show, joiner.feed(item.text))
             elif isinstance(item, StreamEnd):

@@ -77,4 +77,18 @@ class RunEvent(SQLModel, table=True):
     data: str = Field(sa_column=Column(Text, nullable=False))
 
 
+class RunTrace(SQLModel, table=True):
+    """What happened around a run besides its events: event-stream connections seen by the
+    server and connection trouble reported by browsers. For the run's timeline and support
+    report; never needed to deliver the answer."""
+
+    __tablename__ = "run_trace"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="run.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    source: str  # "server" | "browser"
+    kind: str  # e.g. "stream_open", "stream_close", "reconnect", "offline", "online", "gap"
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, default=dict))
+
+
 Index("ix_message_conversation_position", Message.conversation_id, Message.position)

@@ -21,12 +21,16 @@ from app.engine.db import open_database
 from app.engine.events import LogEvent
 from app.engine.history import History
 from app.engine.log import EventLog
+from app.engine.models import utcnow
 from app.engine.providers import Provider, ProviderRegistry, UnknownModel, build_registry
 from app.engine.retry import RetryPolicy
 from app.engine.runner import GateSettings, Runner, RunnerClock
 from app.engine.states import CONTINUABLE_STATES
 from app.engine.store import (
     ConversationNotFound, ConversationSettings, MessageNotFound, NewRun, RunParams, RunRow, Store,
+)
+from app.engine.timeline import (
+    MAX_BROWSER_TRACES_PER_RUN, BadClientEvents, check_browser_events, support_report, timeline,
 )
 from app.settings import MAX_TEMPERATURE, Settings
 
@@ -89,6 +93,7 @@ class ChatService:
         self.runner: Runner | None = None
         self._http: httpx.AsyncClient | None = None
         self._writer: asyncio.Task | None = None
+        self._trace_writes: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         engine = await asyncio.to_thread(open_database, self.settings.database_url)
@@ -128,6 +133,7 @@ class ChatService:
         if self.runner is not None:
             await self.runner.shutdown()
             self.log.close_feeds()
+        await asyncio.gather(*self._trace_writes, return_exceptions=True)
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
@@ -357,6 +363,47 @@ class ChatService:
         await self.log.durable()
         if not await asyncio.to_thread(self.store.delete_conversation, conversation_id):
             raise NotFound("conversation")
+
+    # -- what happened to a run -------------------------------------------------------------
+
+    def trace(self, run_id: str, kind: str, data: dict) -> None:
+        """Note a server-side fact about a run (an event stream opened or closed) without
+        waiting: written in the background, best effort, never in the way of delivery."""
+        task = asyncio.create_task(asyncio.to_thread(
+            self.store.add_traces, run_id, "server", [(utcnow(), kind, data)]
+        ))
+        self._trace_writes.add(task)
+        task.add_done_callback(self._trace_written)
+
+    def _trace_written(self, task: asyncio.Task) -> None:
+        self._trace_writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning("could not store a run trace: %s", task.exception())
+
+    async def record_browser_events(self, run_id: str, events: object) -> int:
+        """Store what a browser reports about its connection to a run; returns how many were
+        kept (a run keeps at most MAX_BROWSER_TRACES_PER_RUN of them)."""
+        await self.get_run(run_id)
+        try:
+            checked = check_browser_events(events)
+        except BadClientEvents as exc:
+            raise InputError("bad_events", str(exc)) from None
+        now = utcnow()
+        return await asyncio.to_thread(
+            self.store.add_traces, run_id, "browser", [(now, kind, data) for kind, data in checked],
+            MAX_BROWSER_TRACES_PER_RUN,
+        )
+
+    async def run_timeline(self, run_id: str) -> list[dict]:
+        run = await self.get_run(run_id)
+        return timeline(run, await asyncio.to_thread(self.store.traces, run_id))
+
+    async def run_report(self, run_id: str) -> dict:
+        run = await self.get_run(run_id)
+        traces = await asyncio.to_thread(self.store.traces, run_id)
+        provider = self.registry.providers.get(run.provider)
+        label = provider.label if provider else f"{run.provider} (no longer configured)"
+        return support_report(run, traces, label, self.settings.secrets())
 
     def is_live(self, run_id: str) -> bool:
         """True while a producer in this process is appending to the run's log."""

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import secrets
 import uuid
+from datetime import datetime
 
 import sqlalchemy
 from sqlalchemy import delete, insert, select, update
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.engine.events import LogEvent
-from app.engine.models import Conversation, Message, Run, RunEvent, utcnow
+from app.engine.models import Conversation, Message, Run, RunEvent, RunTrace, utcnow
 from app.engine.states import TERMINAL_STATES, RunState
 
 TITLE_CHARS = 60
@@ -80,6 +81,8 @@ class RunRow:
     error: str | None
     detail: str
     attempts: list[dict]
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @property
     def params(self) -> RunParams:
@@ -102,6 +105,8 @@ class RunRow:
             error=run.error,
             detail=run.detail or "",
             attempts=list(run.attempts or []),
+            created_at=run.created_at,
+            updated_at=run.updated_at,
         )
 
 
@@ -256,6 +261,7 @@ class Store:
         """Delete a conversation with its messages, runs and their logs, in one transaction."""
         runs = select(Run.id).where(Run.conversation_id == conversation_id)
         with self.engine.begin() as connection:
+            connection.execute(delete(RunTrace).where(RunTrace.run_id.in_(runs)))
             connection.execute(delete(RunEvent).where(RunEvent.run_id.in_(runs)))
             connection.execute(delete(Run).where(Run.conversation_id == conversation_id))
             connection.execute(delete(Message).where(Message.conversation_id == conversation_id))
@@ -277,6 +283,34 @@ class Store:
         with Session(self.engine) as session:
             runs = session.execute(select(Run).where(Run.state.not_in(terminal))).scalars().all()
             return [RunRow.of(run) for run in runs]
+
+    # -- traces ----------------------------------------------------------------------------
+
+    def add_traces(self, run_id: str, source: str, entries: list[tuple[datetime, str, dict]],
+                   limit: int | None = None) -> int:
+        """Store trace entries ``(at, kind, data)``; with ``limit``, only as many as keep the
+        run's traces from this source within it. Returns how many were stored."""
+        with self.engine.begin() as connection:
+            if limit is not None:
+                held = connection.execute(
+                    select(sqlalchemy.func.count()).select_from(RunTrace)
+                    .where(RunTrace.run_id == run_id, RunTrace.source == source)
+                ).scalar()
+                entries = entries[: max(0, limit - held)]
+            if entries:
+                connection.execute(
+                    insert(RunTrace),
+                    [{"run_id": run_id, "at": at, "source": source, "kind": kind, "data": data}
+                     for at, kind, data in entries],
+                )
+            return len(entries)
+
+    def traces(self, run_id: str) -> list[tuple[datetime, str, str, dict]]:
+        """``(at, source, kind, data)`` in the order they happened."""
+        query = (select(RunTrace.at, RunTrace.source, RunTrace.kind, RunTrace.data)
+                 .where(RunTrace.run_id == run_id).order_by(RunTrace.id))
+        with self.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(query)]
 
     # -- the event log ---------------------------------------------------------------------
 

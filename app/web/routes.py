@@ -74,6 +74,18 @@ def api_routes(service: ChatService) -> list[Route]:
         await service.continue_run(request.path_params["run_id"])
         return JSONResponse(await service.run_view(request.path_params["run_id"]))
 
+    async def timeline(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        return JSONResponse({"run_id": run_id, "entries": await service.run_timeline(run_id)})
+
+    async def report(request: Request) -> Response:
+        return JSONResponse(await service.run_report(request.path_params["run_id"]))
+
+    async def client_events(request: Request) -> Response:
+        body = await read_json_object(request, service.settings.max_request_bytes)
+        kept = await service.record_browser_events(request.path_params["run_id"], body.get("events"))
+        return JSONResponse({"kept": kept}, status_code=202)
+
     async def models(request: Request) -> Response:
         registry = service.registry
         return JSONResponse({
@@ -121,6 +133,9 @@ def api_routes(service: ChatService) -> list[Route]:
         Route("/api/runs/{run_id}/stop", _guard(stop), methods=["POST"]),
         Route("/api/runs/{run_id}/continue", _guard(continue_), methods=["POST"]),
         Route("/api/runs/{run_id}/retry", _guard(retry), methods=["POST"]),
+        Route("/api/runs/{run_id}/timeline", _guard(timeline), methods=["GET"]),
+        Route("/api/runs/{run_id}/report", _guard(report), methods=["GET"]),
+        Route("/api/runs/{run_id}/client-events", _guard(client_events), methods=["POST"]),
         Route("/api/models", models, methods=["GET"]),
         Route("/api/conversations", _guard(conversations), methods=["GET"]),
         Route("/api/conversations/{conversation_id}", _guard(conversation), methods=["GET", "PATCH", "DELETE"]),

@@ -77,7 +77,21 @@ async def run_poll(service: ChatService, request: Request, run_id: str) -> Respo
 
 
 async def _event_stream(service: ChatService, run_id: str, after: int) -> AsyncIterator[bytes]:
-    yield encode_retry(service.settings.sse_retry_ms) + PING
-    async for batch in service.follow(run_id, after):
-        # Everything committed since the last write goes out in one write.
-        yield b"".join(encode_event(e.kind, e.data, e.seq) for e in batch) if batch else PING
+    """The stream's bytes; its opening (with the resume point) and its closing go into the
+    run's traces, so the run's timeline shows every reconnect."""
+    service.trace(run_id, "stream_open", {"after_seq": after})
+    sent_events = sent_bytes = 0
+    closed_by = "client"  # unless the loop below finishes: then the server closed it
+    try:
+        chunk = encode_retry(service.settings.sse_retry_ms) + PING
+        sent_bytes += len(chunk)
+        yield chunk
+        async for batch in service.follow(run_id, after):
+            # Everything committed since the last write goes out in one write.
+            chunk = b"".join(encode_event(e.kind, e.data, e.seq) for e in batch) if batch else PING
+            sent_events += len(batch)
+            sent_bytes += len(chunk)
+            yield chunk
+        closed_by = "server"
+    finally:
+        service.trace(run_id, "stream_close", {"closed_by": closed_by, "events": sent_events, "bytes": sent_bytes})
