@@ -77,6 +77,9 @@ class Settings:
     retry_base_delay_s: float = 1.0
     retry_max_delay_s: float = 30.0
     retry_budget_s: float = 180.0
+    # Chaos mode (faults injected on purpose, for demos): on at start, and which faults (empty: all).
+    chaos: bool = False
+    chaos_faults: tuple[str, ...] = ()
 
     @property
     def openai_enabled(self) -> bool:
@@ -145,6 +148,8 @@ class Settings:
             retry_max_attempts=reader.integer("UNBROKEN_RETRY_MAX_ATTEMPTS", 6, low=1),
             retry_base_delay_s=reader.number("UNBROKEN_RETRY_BASE_DELAY_S", 1.0, low=0.0),
             retry_max_delay_s=reader.number("UNBROKEN_RETRY_MAX_DELAY_S", 30.0, low=0.0),
+            chaos=reader.choice("UNBROKEN_CHAOS", "off", ("on", "off")) == "on",
+            chaos_faults=reader.names("UNBROKEN_CHAOS_FAULTS"),
             retry_budget_s=reader.number("UNBROKEN_RETRY_BUDGET_S", 180.0, low=0.0),
         )
 

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from app.engine.attempts import Attempt, Timeouts, stream_attempt
+from app.engine.chaos import Chaos
 from app.engine.errors import RetryableError, UpstreamError
 from app.engine.events import Delta, End, Status
 from app.engine.gate import CircuitBreaker, CircuitOpen, SlotQueue
@@ -77,6 +78,7 @@ class Runner:
         timeouts: Timeouts = Timeouts(),
         clock: RunnerClock = RunnerClock(),
         gates: GateSettings = GateSettings(),
+        chaos: Chaos | None = None,
     ) -> None:
         self._store = store
         self._history = history
@@ -96,6 +98,7 @@ class Runner:
         self._tasks: dict[str, asyncio.Task] = {}
         self._stop_requested: set[str] = set()
         self._retry_now: dict[str, asyncio.Event] = {}  # runs waiting between attempts
+        self._chaos = chaos or Chaos(enabled=False)
 
     def start(self, run: RunRow, text_so_far: str = "") -> None:
         """Run (or, with ``text_so_far``, continue) an answer in a task of its own."""
@@ -264,7 +267,8 @@ class _Drive:
                 )
                 request = ChatRequest(messages=tuple(context), model=run.model, max_tokens=run.max_tokens,
                                       temperature=run.temperature, prefix=prefix)
-                end = await stream_attempt(provider, request, r._timeouts, deadline, self.add_text, attempt)
+                asked = r._chaos.provider_for(run.id, provider)  # the provider itself unless chaos is on
+                end = await stream_attempt(asked, request, r._timeouts, deadline, self.add_text, attempt)
         except UpstreamError as exc:
             attempt.finish(r._clock.now(), exc.cause, status=exc.status, message=exc.message)
             if isinstance(exc, RetryableError) and not isinstance(exc, CircuitOpen):

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from app.engine.attempts import Timeouts
+from app.engine.chaos import FAULTS, Chaos, UnknownFault
 from app.engine.db import open_database
 from app.engine.events import LogEvent
 from app.engine.history import History
@@ -32,7 +33,7 @@ from app.engine.store import (
 from app.engine.timeline import (
     MAX_BROWSER_TRACES_PER_RUN, BadClientEvents, check_browser_events, support_report, timeline,
 )
-from app.settings import MAX_TEMPERATURE, Settings
+from app.settings import MAX_TEMPERATURE, Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +95,10 @@ class ChatService:
         self._http: httpx.AsyncClient | None = None
         self._writer: asyncio.Task | None = None
         self._trace_writes: set[asyncio.Task] = set()
+        try:
+            self.chaos = Chaos(settings.chaos, settings.chaos_faults or FAULTS)
+        except UnknownFault as exc:
+            raise SettingsError(f"UNBROKEN_CHAOS_FAULTS: {exc}") from None
 
     async def start(self) -> None:
         engine = await asyncio.to_thread(open_database, self.settings.database_url)
@@ -123,6 +128,7 @@ class ChatService:
                 breaker_failures=self.settings.breaker_failures,
                 breaker_cooldown_s=self.settings.breaker_cooldown_s,
             ),
+            chaos=self.chaos,
         )
         budget = self.settings.auto_continue_max if self.settings.auto_continue else 0
         recovered = await self.runner.recover(auto_continue_max=budget)
@@ -404,6 +410,23 @@ class ChatService:
         provider = self.registry.providers.get(run.provider)
         label = provider.label if provider else f"{run.provider} (no longer configured)"
         return support_report(run, traces, label, self.settings.secrets())
+
+    def set_chaos(self, body: dict) -> dict:
+        """Switch chaos mode: ``{"enabled": bool, "faults": [name, …] (optional)}``."""
+        unknown = body.keys() - {"enabled", "faults"}
+        if unknown:
+            raise InputError("unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        enabled, faults = body.get("enabled"), body.get("faults")
+        if not isinstance(enabled, bool):
+            raise InputError("bad_chaos", "enabled must be true or false.")
+        if faults is not None and not (isinstance(faults, list) and all(isinstance(f, str) for f in faults)):
+            raise InputError("bad_chaos", "faults must be a list of fault names.")
+        try:
+            self.chaos.configure(enabled, faults)
+        except UnknownFault as exc:
+            raise InputError("bad_chaos", str(exc)) from None
+        logger.warning("chaos mode %s (faults: %s)", "on" if enabled else "off", ", ".join(self.chaos.faults))
+        return self.chaos.view()
 
     def is_live(self, run_id: str) -> bool:
         """True while a producer in this process is appending to the run's log."""

@@ -122,6 +122,13 @@ def api_routes(service: ChatService) -> list[Route]:
         await service.show_branch(conversation_id, body.get("message_id"))
         return JSONResponse(await service.conversation_view(conversation_id))
 
+    async def chaos(request: Request) -> Response:
+        # Admin only once accounts exist; with auth "none" the one user is the admin.
+        if request.method == "PUT":
+            body = await read_json_object(request, service.settings.max_request_bytes)
+            return JSONResponse(service.set_chaos(body))
+        return JSONResponse(service.chaos.view())
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -140,5 +147,6 @@ def api_routes(service: ChatService) -> list[Route]:
         Route("/api/conversations", _guard(conversations), methods=["GET"]),
         Route("/api/conversations/{conversation_id}", _guard(conversation), methods=["GET", "PATCH", "DELETE"]),
         Route("/api/conversations/{conversation_id}/branch", _guard(branch), methods=["POST"]),
+        Route("/api/chaos", _guard(chaos), methods=["GET", "PUT"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]

@@ -78,8 +78,10 @@ async def run_poll(service: ChatService, request: Request, run_id: str) -> Respo
 
 async def _event_stream(service: ChatService, run_id: str, after: int) -> AsyncIterator[bytes]:
     """The stream's bytes; its opening (with the resume point) and its closing go into the
-    run's traces, so the run's timeline shows every reconnect."""
+    run's traces, so the run's timeline shows every reconnect. In chaos mode the server may
+    cut it after a few events, as a dropped connection would (no ``end``)."""
     service.trace(run_id, "stream_open", {"after_seq": after})
+    cut_after = service.chaos.stream_cut_after(run_id)
     sent_events = sent_bytes = 0
     closed_by = "client"  # unless the loop below finishes: then the server closed it
     try:
@@ -92,6 +94,9 @@ async def _event_stream(service: ChatService, run_id: str, after: int) -> AsyncI
             sent_events += len(batch)
             sent_bytes += len(chunk)
             yield chunk
+            if cut_after is not None and sent_events >= cut_after and batch[-1].kind != "end":
+                closed_by = "chaos"
+                return
         closed_by = "server"
     finally:
         service.trace(run_id, "stream_close", {"closed_by": closed_by, "events": sent_events, "bytes": sent_bytes})
