@@ -35,7 +35,7 @@ MAX_UPSTREAM_FAULTS_PER_RUN = 2
 MAX_STREAM_CUTS_PER_RUN = 3
 RATE_LIMIT_RETRY_AFTER_S = 1.0
 WORDS_BEFORE_TROUBLE = (3, 30)  # a drop or stall comes after this many deltas (inclusive range)
-EVENTS_BEFORE_CUT = (5, 25)  # a stream is cut after this many events (inclusive range)
+EVENTS_BEFORE_CUT = (3, 12)  # a stream is cut after this many events (inclusive range)
 REMEMBERED_RUNS = 1000  # the plans of the most recent runs; older runs see no more faults
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from app.engine.attempts import Attempt, Timeouts, stream_attempt
 from app.engine.chaos import (
-    FAULTS, MAX_STREAM_CUTS_PER_RUN, MAX_UPSTREAM_FAULTS_PER_RUN, RATE_LIMIT_RETRY_AFTER_S, Chaos, FaultyProvider,
+    EVENTS_BEFORE_CUT, FAULTS, MAX_STREAM_CUTS_PER_RUN, MAX_UPSTREAM_FAULTS_PER_RUN, RATE_LIMIT_RETRY_AFTER_S, Chaos, FaultyProvider,
     UnknownFault, check_faults,
 )
 from app.engine.errors import Overloaded, RateLimited, TransportError, UpstreamTimeout
@@ -40,7 +40,8 @@ def test_every_run_meets_bounded_trouble(seed):
     assert all(p is provider for p in faulty[len(faults):])  # the faults come first, then it works
     cuts = [chaos.stream_cut_after("r1") for _ in range(10)]
     assert [c is not None for c in cuts] == [True] * MAX_STREAM_CUTS_PER_RUN + [False] * (10 - MAX_STREAM_CUTS_PER_RUN)
-    assert all(5 <= c <= 25 for c in cuts[:MAX_STREAM_CUTS_PER_RUN])
+    low, high = EVENTS_BEFORE_CUT
+    assert all(low <= c <= high for c in cuts[:MAX_STREAM_CUTS_PER_RUN])
 
 
 def test_only_the_enabled_faults_happen():
