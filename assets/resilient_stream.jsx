@@ -4,6 +4,8 @@
 
 import { useEffect, useRef, useState } from "react";
 import { AnswerMarkdown, copyText } from "./answer_markdown.jsx";
+import { connectionEvent, createConnectionLog } from "./connection_log.js";
+import { RunDetails } from "./run_details.jsx";
 import { applyEvent, connectionLabel, initialModel, isEnded, retryLabel } from "./stream_apply.js";
 import { followRun } from "./stream_client.js";
 
@@ -32,9 +34,40 @@ function useNow(active) {
 
 const CONTINUABLE = new Set(["stopped", "truncated", "interrupted"]);
 
+// The run's connection log, sending its batches to the server (best effort), and noting
+// navigator.onLine changes while the message is on the page.
+function useConnectionLog(clientEventsUrl) {
+  const [log] = useState(() =>
+    createConnectionLog({
+      send: (events, { keepalive }) =>
+        fetch(clientEventsUrl, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ events, sent_at: Date.now() }), // sent_at: to place events on the server's clock
+          keepalive,
+        }).catch(() => undefined),
+    }),
+  );
+  useEffect(() => {
+    const online = () => log.record("online", { online: true });
+    const offline = () => log.record("offline", { online: false });
+    const leaving = () => log.flush({ keepalive: true });
+    window.addEventListener("online", online);
+    window.addEventListener("offline", offline);
+    window.addEventListener("pagehide", leaving);
+    return () => {
+      window.removeEventListener("online", online);
+      window.removeEventListener("offline", offline);
+      window.removeEventListener("pagehide", leaving);
+      leaving();
+    };
+  }, [log]);
+  return log;
+}
+
 export function ResilientStream({
-  runId, eventsUrl, stopUrl, continueUrl, retryUrl, initialState, initialText, initialDetail, initialSeq,
-  heartbeatMs, demo, onRetried,
+  runId, eventsUrl, stopUrl, continueUrl, retryUrl, timelineUrl, reportUrl, clientEventsUrl, initialState,
+  initialText, initialDetail, initialSeq, heartbeatMs, demo, onRetried,
 }) {
   const startEnded = isEnded({ runState: initialState });
   const [model, setModel] = useState(() =>
@@ -47,6 +80,9 @@ export function ResilientStream({
   );
   const modelRef = useRef(model);
   const [conn, setConn] = useState({ state: startEnded ? "closed" : "connecting", attempt: 0 });
+  const connRef = useRef(conn);
+  const connectionLog = useConnectionLog(clientEventsUrl);
+  const [showDetails, setShowDetails] = useState(false);
   // Bumped by Continue: the run goes on in the same log, so following starts again.
   const [generation, setGeneration] = useState(0);
   const now = useNow(conn.state === "reconnecting" || model.runState === "retrying");
@@ -63,10 +99,20 @@ export function ResilientStream({
         if (outcome === "applied") {
           modelRef.current = next;
           setModel(next);
+        } else if (outcome === "gap") {
+          connectionLog.record("gap", { expected_seq: modelRef.current.lastSeq + 1, got_seq: data.seq });
         }
         return outcome;
       },
-      onConnection: setConn,
+      onConnection: (next) => {
+        const event = connectionEvent(connRef.current, next, modelRef.current.lastSeq, Date.now());
+        if (event) {
+          const { kind, ...fields } = event;
+          connectionLog.record(kind, fields);
+        }
+        connRef.current = next;
+        setConn(next);
+      },
     });
     return () => follower.close();
   }, [runId, generation]);
@@ -144,7 +190,19 @@ export function ResilientStream({
             Continue
           </button>
         ) : null}
+        <button
+          type="button"
+          aria-label="Details"
+          aria-expanded={showDetails}
+          className="ub-button ub-button-quiet"
+          onClick={() => setShowDetails((shown) => !shown)}
+        >
+          Details
+        </button>
       </div>
+      {showDetails ? (
+        <RunDetails timelineUrl={timelineUrl} reportUrl={reportUrl} connectionLog={connectionLog} ended={ended} />
+      ) : null}
     </div>
   );
 }

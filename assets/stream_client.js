@@ -37,7 +37,7 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
   // No byte at all (not even a ping) for twice the heartbeat: the connection is dead.
   function armWatchdog() {
     clearTimeout(watchdogTimer);
-    watchdogTimer = setTimeout(() => (isEnded() ? finish() : reconnectNow()), heartbeatMs * 2);
+    watchdogTimer = setTimeout(() => (isEnded() ? finish() : reconnectNow("no heartbeat")), heartbeatMs * 2);
   }
 
   function open() {
@@ -64,10 +64,10 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
         try {
           data = JSON.parse(message.data);
         } catch {
-          return reconnectNow(); // a damaged event: resume from what was applied
+          return reconnectNow("a damaged event"); // resume from what was applied
         }
         const outcome = onEvent(kind, data);
-        if (outcome === "gap") reconnectNow();
+        if (outcome === "gap") reconnectNow("a gap");
       });
     }
     es.onerror = () => {
@@ -75,23 +75,24 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
       if (isEnded()) return finish(); // the server closed the stream after the run's end
       attempt += 1;
       if (es.readyState === EventSource.CONNECTING) {
-        report("reconnecting"); // the browser retries by itself, with Last-Event-ID
+        report("reconnecting", { cause: "a closed stream" }); // the browser retries by itself, with Last-Event-ID
       } else {
-        reopen(backoffDelayMs(attempt)); // the browser gave up (CLOSED): ours takes over
+        reopen(backoffDelayMs(attempt), "a failed stream"); // the browser gave up (CLOSED): ours takes over
       }
     };
   }
 
-  function reconnectNow() {
+  // cause: why, in a few words, for the run's timeline ("Browser reconnecting after …").
+  function reconnectNow(cause) {
     attempt += 1;
-    reopen(0);
+    reopen(0, cause);
   }
 
-  function reopen(delayMs) {
+  function reopen(delayMs, cause) {
     if (stopped) return;
     closeSource();
     clearTimers();
-    report("reconnecting", { nextTryAt: Date.now() + delayMs });
+    report("reconnecting", { nextTryAt: Date.now() + delayMs, cause });
     retryTimer = setTimeout(open, delayMs);
   }
 
@@ -111,7 +112,7 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
     document.removeEventListener("resume", onShown);
   }
 
-  const onOnline = () => reconnectNow();
+  const onOnline = () => reconnectNow("coming back online");
   const onOffline = () => {
     if (stopped) return;
     closeSource();
@@ -122,7 +123,7 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
   // that is not open is reopened at once instead of waiting for a backoff timer.
   const onShown = () => {
     if (document.visibilityState === "visible" && !stopped && (!source || source.readyState !== EventSource.OPEN)) {
-      reconnectNow();
+      reconnectNow("the page was shown again");
     }
   };
   window.addEventListener("online", onOnline);

@@ -386,18 +386,16 @@ class ChatService:
         if not task.cancelled() and task.exception() is not None:
             logger.warning("could not store a run trace: %s", task.exception())
 
-    async def record_browser_events(self, run_id: str, events: object) -> int:
-        """Store what a browser reports about its connection to a run; returns how many were
-        kept (a run keeps at most MAX_BROWSER_TRACES_PER_RUN of them)."""
+    async def record_browser_events(self, run_id: str, report: dict) -> int:
+        """Store what a browser reports about its connection to a run (``timeline.check_browser_events``);
+        returns how many were kept (a run keeps at most MAX_BROWSER_TRACES_PER_RUN of them)."""
         await self.get_run(run_id)
         try:
-            checked = check_browser_events(events)
+            checked = check_browser_events(report, received_at=utcnow())
         except BadClientEvents as exc:
             raise InputError("bad_events", str(exc)) from None
-        now = utcnow()
         return await asyncio.to_thread(
-            self.store.add_traces, run_id, "browser", [(now, kind, data) for kind, data in checked],
-            MAX_BROWSER_TRACES_PER_RUN,
+            self.store.add_traces, run_id, "browser", checked, MAX_BROWSER_TRACES_PER_RUN
         )
 
     async def run_timeline(self, run_id: str) -> list[dict]:

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from app import __version__
 from app.engine.errors import redact
 from app.engine.store import RunRow
 
 # What a browser may report about its connection to a run's event stream.
-BROWSER_EVENT_KINDS = frozenset({"connected", "reconnect", "offline", "online", "gap", "watchdog", "fallback"})
+BROWSER_EVENT_KINDS = frozenset({"connected", "reconnect", "offline", "online", "gap", "fallback"})
 BROWSER_EVENT_FIELDS = {"after_seq": int, "attempt": int, "delay_ms": int, "expected_seq": int, "got_seq": int,
-                        "online": bool, "detail": str}
+                        "online": bool, "cause": str, "detail": str}
 MAX_BROWSER_EVENTS_PER_REPORT = 50
 MAX_BROWSER_TRACES_PER_RUN = 500
 MAX_DETAIL_CHARS = 300
@@ -32,21 +32,29 @@ class BadClientEvents(ValueError):
     pass
 
 
-def check_browser_events(events: object) -> list[tuple[str, dict]]:
-    """A browser's report → ``(kind, data)`` pairs, or ``BadClientEvents`` saying what is wrong.
+def check_browser_events(report: dict, received_at: datetime) -> list[tuple[datetime, str, dict]]:
+    """A browser's report ``{"events": [...], "sent_at": ms}`` → ``(at, kind, data)``, or
+    ``BadClientEvents`` saying what is wrong.
 
-    The browser's own clock goes into ``data["client_at"]`` (epoch ms): the server stamps the
-    time it received the report, so entries sort on one clock."""
+    Each event's time is the browser's (``at``, epoch ms, also kept as ``data["client_at"]``)
+    moved onto the server's clock: the offset between the two is ``received_at - sent_at``
+    (the clock difference plus one trip over the network), so the browser's events sort among
+    the server's even when its clock is off. Without those times, an event is stamped when the
+    report arrived."""
+    events = report.get("events")
     if not isinstance(events, list) or not 1 <= len(events) <= MAX_BROWSER_EVENTS_PER_REPORT:
         raise BadClientEvents(f"events must be a list of 1 to {MAX_BROWSER_EVENTS_PER_REPORT} objects.")
+    sent_at = _epoch_ms(report.get("sent_at"))
     checked = []
     for event in events:
         if not isinstance(event, dict) or event.get("kind") not in BROWSER_EVENT_KINDS:
             raise BadClientEvents(f"Each event needs a kind, one of: {', '.join(sorted(BROWSER_EVENT_KINDS))}.")
-        data = {}
-        client_at = event.get("at")
-        if isinstance(client_at, int | float) and not isinstance(client_at, bool):
-            data["client_at"] = int(client_at)
+        data, at = {}, received_at
+        client_at = _epoch_ms(event.get("at"))
+        if client_at is not None:
+            data["client_at"] = client_at
+            if sent_at is not None and client_at <= sent_at:
+                at = received_at - timedelta(milliseconds=sent_at - client_at)
         for name, kind in BROWSER_EVENT_FIELDS.items():
             value = event.get(name)
             if value is None:
@@ -54,8 +62,14 @@ def check_browser_events(events: object) -> list[tuple[str, dict]]:
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise BadClientEvents(f"{name} must be {'a whole number' if kind is int else kind.__name__}.")
             data[name] = value[:MAX_DETAIL_CHARS] if kind is str else value
-        checked.append((event["kind"], data))
+        checked.append((at, event["kind"], data))
     return checked
+
+
+def _epoch_ms(value: object) -> int | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 2**53:
+        return int(value)
+    return None
 
 
 def _time(value: datetime | str) -> datetime:

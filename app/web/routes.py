@@ -83,7 +83,7 @@ def api_routes(service: ChatService) -> list[Route]:
 
     async def client_events(request: Request) -> Response:
         body = await read_json_object(request, service.settings.max_request_bytes)
-        kept = await service.record_browser_events(request.path_params["run_id"], body.get("events"))
+        kept = await service.record_browser_events(request.path_params["run_id"], body)
         return JSONResponse({"kept": kept}, status_code=202)
 
     async def models(request: Request) -> Response:

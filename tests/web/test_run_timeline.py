@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -126,6 +127,7 @@ def test_a_browser_report_is_checked_and_bounded(api_against):
     post = lambda body: httpx.post(f"{base}/api/runs/{run_id}/client-events", json=body)  # noqa: E731
     for body, says in [
         ({}, "events must be a list"),
+        ({"events": [{"kind": "watchdog"}]}, "Each event needs a kind"),
         ({"events": []}, "events must be a list"),
         ({"events": [{"kind": "exploded"}]}, "Each event needs a kind"),
         ({"events": [{"kind": "reconnect", "after_seq": "3"}]}, "after_seq must be a whole number"),
@@ -150,3 +152,20 @@ def test_a_run_keeps_a_bounded_number_of_browser_events(api_against):
     batch = {"events": [{"kind": "online"}] * MAX_BROWSER_EVENTS_PER_REPORT}
     kept = [httpx.post(f"{base}/api/runs/{run_id}/client-events", json=batch).json()["kept"] for _ in range(11)]
     assert sum(kept) == 500 and kept[-1] == 0
+
+
+def test_browser_events_are_placed_on_the_server_clock_even_when_the_browser_clock_is_off(api_against):
+    base = api_against().url
+    run_id = ask(base, "Hello")
+    browser_now_ms = (time.time() + 3600) * 1000  # the browser's clock runs an hour ahead
+    report = {"sent_at": browser_now_ms,
+              "events": [{"kind": "offline", "at": browser_now_ms - 1500}, {"kind": "online", "at": browser_now_ms}]}
+    before = datetime.now(UTC)
+    assert httpx.post(f"{base}/api/runs/{run_id}/client-events", json=report).status_code == 202
+    after = datetime.now(UTC)
+    entries = {e["kind"]: e for e in httpx.get(f"{base}/api/runs/{run_id}/timeline").json()["entries"]
+               if e["source"] == "browser"}
+    offline, online = (datetime.fromisoformat(entries[k]["at"]) for k in ("offline", "online"))
+    assert before <= online <= after
+    assert (online - offline).total_seconds() == pytest.approx(1.5, abs=0.01)
+    assert entries["offline"]["client_at"] == int(browser_now_ms - 1500)
