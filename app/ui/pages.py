@@ -136,6 +136,22 @@ def _demo_banner() -> rx.Component:
     )
 
 
+def _chaos_banner() -> rx.Component:
+    return rx.cond(
+        ChatState.chaos_on,
+        rx.el.div(
+            rx.el.strong("Chaos mode is on: "),
+            "Unbroken injects faults on purpose (rate limits, overloads, dropped and stalled streams, cut "
+            "connections) to show that answers still arrive whole. Open an answer's Details to see what happened. ",
+            rx.el.a("Switch it off on the diagnostics page", href="/diagnostics"),
+            ".",
+            class_name="ub-banner ub-banner-chaos",
+            role="note",
+            data_testid="chaos-banner",
+        ),
+    )
+
+
 def _first_run_help() -> rx.Component:
     """What a new chat shows before its first message."""
     return rx.cond(
@@ -261,6 +277,7 @@ def chat_page() -> rx.Component:
         _sidebar(),
         rx.el.main(
             _demo_banner(),
+            _chaos_banner(),
             rx.cond(ChatState.notice != "", rx.el.div(ChatState.notice, class_name="ub-notice", role="alert")),
             _header(),
             _settings_panel(),

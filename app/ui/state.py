@@ -70,6 +70,7 @@ class ChatState(rx.State):
     title: str = ""
     notice: str = ""
     is_demo: bool = False
+    chaos_on: bool = False  # faults are being injected on purpose (read when the page loads)
     models: list[ModelItem] = []
     model: str = ""
     heartbeat_ms: int = 15000
@@ -102,6 +103,7 @@ class ChatState(rx.State):
         service = chat_service()
         registry = service.registry
         self.is_demo = registry.has_demo
+        self.chaos_on = service.chaos.enabled
         self.models = [ModelItem(m.id, m.label) for m in registry.models]
         if self.model not in {m.id for m in registry.models}:
             self.model = registry.default.id

@@ -37,6 +37,7 @@ def test_chaos_mode_cannot_break_an_answer_and_details_show_why(app_server, brow
         switch_chaos_on(page, app_server.url)
         question = "Show me chaos mode at work"
         answer = ask(page, app_server.url, question)
+        assert "Chaos mode is on" in page.locator('[data-testid="chaos-banner"]').inner_text()
         wait_state(answer, "complete", timeout_ms=60_000)
 
         # The exact text, as the page applied it (Copy copies the page's own text).
