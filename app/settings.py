@@ -62,6 +62,8 @@ class Settings:
     heartbeat_interval_s: float = 15.0
     sse_retry_ms: int = 1000
     log_flush_interval_s: float = 0.05
+    # Lifecycle log lines carry message text (question, answer) only when this is on: debugging.
+    log_content: bool = False
     # Input limits.
     max_request_bytes: int = 256 * 1024
     max_content_chars: int = 100_000
@@ -137,6 +139,7 @@ class Settings:
             heartbeat_interval_s=reader.number("UNBROKEN_HEARTBEAT_S", 15.0, low=0.05),
             sse_retry_ms=reader.integer("UNBROKEN_SSE_RETRY_MS", 1000, low=0),
             log_flush_interval_s=reader.number("UNBROKEN_LOG_FLUSH_MS", 50.0, low=1.0) / 1000,
+            log_content=reader.choice("UNBROKEN_LOG_CONTENT", "off", ("on", "off")) == "on",
             max_request_bytes=reader.integer("UNBROKEN_MAX_REQUEST_BYTES", 256 * 1024, low=1024),
             max_content_chars=reader.integer("UNBROKEN_MAX_CONTENT_CHARS", 100_000, low=1),
             max_tokens_cap=max_tokens_cap,

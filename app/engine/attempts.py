@@ -31,18 +31,41 @@ class Timeouts:
 
 
 class Attempt:
-    """The persisted record of one attempt (visible in ``GET /api/runs/{id}``)."""
+    """The persisted record of one attempt (visible in ``GET /api/runs/{id}``), and the pace of
+    its text (for the tokens-per-second metric, not persisted)."""
 
     def __init__(self, number: int, started_at: datetime, prefix_chars: int = 0) -> None:
+        self.number = number
         self.record: dict = {"attempt": number, "started_at": started_at.isoformat()}
         if prefix_chars:
             self.record["continued_from_chars"] = prefix_chars
+        self.text_deltas = 0
+        self._first_text_s: float | None = None
+        self._last_text_s: float | None = None
 
-    def first_text(self, at: datetime) -> None:
-        self.record["first_text_at"] = at.isoformat()
+    def text_arrived(self, at: datetime, monotonic_s: float) -> None:
+        """Note one text delta from the provider; the first is recorded as ``first_text_at``."""
+        if not self.text_deltas:
+            self.record["first_text_at"] = at.isoformat()
+            self._first_text_s = monotonic_s
+        self.text_deltas += 1
+        self._last_text_s = monotonic_s
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return stream_rate_per_s(self.text_deltas, self._first_text_s, self._last_text_s)
 
     def finish(self, at: datetime, outcome: str, *, status: int | None = None, message: str | None = None) -> None:
         self.record.update({"ended_at": at.isoformat(), "outcome": outcome, "status": status, "error": message})
+
+
+def stream_rate_per_s(deltas: int, first_s: float | None, last_s: float | None) -> float | None:
+    """The deltas after the first, per second from the first to the last — the stream's own pace,
+    without the wait for the first; None when there is nothing to measure (fewer than two
+    deltas, or none apart in time)."""
+    if deltas < 2 or first_s is None or last_s is None or last_s <= first_s:
+        return None
+    return (deltas - 1) / (last_s - first_s)
 
 
 async def stream_attempt(
@@ -78,8 +101,7 @@ async def stream_attempt(
                 what = "sent nothing more" if got_text else "did not start answering"
                 raise UpstreamTimeout(f"{provider.name} {what} for {wait_s:g} s", provider=provider.name) from None
             if isinstance(item, TextDelta):
-                if not got_text:
-                    attempt.first_text(datetime.now(UTC))
+                attempt.text_arrived(datetime.now(UTC), loop.time())
                 got_text = True
                 _show(show, joiner.feed(item.text))
             elif isinstance(item, StreamEnd):

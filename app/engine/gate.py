@@ -83,6 +83,11 @@ class SlotQueue:
     def queued(self) -> int:
         return len(self._waiting)
 
+    @property
+    def active(self) -> int:
+        """Slots held now."""
+        return self._active
+
     @contextlib.asynccontextmanager
     async def slot(self, on_position: Callable[[int], None]) -> AsyncIterator[None]:
         """Hold one of the provider's slots; ``on_position(n)`` reports n attempts ahead."""

@@ -17,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from app.engine.events import Delta, End, LogEvent, PendingEvent, Status
 from app.engine.feed import RunFeed
 from app.engine.store import RunUpdate, Store
+from app.engine.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +43,10 @@ class _RunBuffer:
 
 
 class EventLog:
-    def __init__(self, store: Store, flush_interval_s: float) -> None:
+    def __init__(self, store: Store, flush_interval_s: float, telemetry: Telemetry | None = None) -> None:
         self._store = store
         self._flush_interval_s = flush_interval_s
+        self._telemetry = telemetry or Telemetry()
         self._runs: dict[str, _RunBuffer] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -113,13 +116,16 @@ class EventLog:
             self._idle.set()
             return
         events, updates = self._unwritten, self._unwritten_updates
+        started_s = time.perf_counter()
         try:
             await asyncio.to_thread(self._store.write_batch, events, updates)
         except Exception:
+            self._telemetry.log_commit_failed()
             logger.exception("event log commit failed; retrying in %.1f s", WRITE_RETRY_S)
             await asyncio.sleep(WRITE_RETRY_S)
             self._wake.set()
             return
+        self._telemetry.log_committed(len(events), time.perf_counter() - started_s)
         self._unwritten, self._unwritten_updates = [], {}
         self._publish(events)
         if not self._wake.is_set():

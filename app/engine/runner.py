@@ -34,6 +34,7 @@ from app.engine.providers.registry import ProviderRegistry
 from app.engine.retry import GiveUp, RetryPolicy
 from app.engine.states import RunState, check_transition
 from app.engine.store import RunRow, Store
+from app.engine.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class Runner:
         clock: RunnerClock = RunnerClock(),
         gates: GateSettings = GateSettings(),
         chaos: Chaos | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._store = store
         self._history = history
@@ -99,6 +101,9 @@ class Runner:
         self._stop_requested: set[str] = set()
         self._retry_now: dict[str, asyncio.Event] = {}  # runs waiting between attempts
         self._chaos = chaos or Chaos(enabled=False)
+        self._telemetry = telemetry or Telemetry()
+        for name, gate in self._gates.items():
+            self._telemetry.watch_gate(name, gate.breaker, gate.slots)
 
     def start(self, run: RunRow, text_so_far: str = "") -> None:
         """Run (or, with ``text_so_far``, continue) an answer in a task of its own."""
@@ -170,6 +175,7 @@ class Runner:
         if attempts is not None:
             self._log.set_attempts(run.id, attempts)
         self._log.append(run.id, end)
+        self._telemetry.run_ended(run.id, run.provider, run.state, end, text, len(attempts or run.attempts))
         await self._log.durable()
 
 
@@ -182,18 +188,31 @@ class _Drive:
         self.state = run.state
         self.text_parts = [text_so_far] if text_so_far else []
         self.attempts = list(run.attempts)
+        self.attempt: Attempt | None = None  # the current or last attempt of this drive
+        self.started_s = asyncio.get_running_loop().time()  # the request that started this drive
+        self.shown_text = False
+
+    @property
+    def telemetry(self) -> Telemetry:
+        return self.r._telemetry
 
     @property
     def has_text(self) -> bool:
         return any(self.text_parts)
 
     def move(self, target: RunState, **fields) -> None:
-        self.state = check_transition(self.state, target)
+        old, self.state = self.state, check_transition(self.state, target)
         self.r._log.append(self.run_row.id, Status(target, **fields))
+        if target != old:
+            attempt = fields.get("attempt") or (self.attempt.number if self.attempt else None)
+            self.telemetry.run_state(self.run_row.id, old, target, attempt)
 
     def add_text(self, text: str) -> None:
         if self.state != RunState.STREAMING:
             self.move(RunState.STREAMING)
+        if not self.shown_text:
+            self.shown_text = True
+            self.telemetry.first_text(self.run_row.provider, asyncio.get_running_loop().time() - self.started_s)
         self.text_parts.append(text)
         self.r._log.append(self.run_row.id, Delta(text))
 
@@ -215,6 +234,7 @@ class _Drive:
                       error="internal_error")
         r._log.set_attempts(run.id, self.attempts)
         r._log.append(run.id, end)
+        self.telemetry.run_ended(run.id, run.provider, self.state, end, "".join(self.text_parts), len(self.attempts))
         await r._log.durable()
 
     async def _attempt_until_done(self) -> End:
@@ -231,26 +251,33 @@ class _Drive:
         while True:
             number += 1
             try:
-                return await self._one_attempt(provider, context, number, deadline)
+                end = await self._one_attempt(provider, context, number, deadline)
             except UpstreamError as exc:
                 elapsed_s = (r._clock.now() - first_started).total_seconds()
                 decision = r._policy.decide(exc, number, elapsed_s, r._clock.random)
                 if isinstance(decision, GiveUp):
+                    self.telemetry.attempt_ended(run.id, provider.name, self.attempt)
                     ended = RunState.INTERRUPTED if self.has_text else RunState.FAILED
                     return End(ended, decision.reason, error=exc.cause)
                 self.attempts[-1]["wait_s"] = round(decision.delay_s, 3)
+                self.telemetry.attempt_ended(run.id, provider.name, self.attempt)
                 retry_at = r._clock.now() + timedelta(seconds=decision.delay_s)
                 self.move(RunState.RETRYING, attempt=number + 1, max_attempts=r._policy.max_attempts,
                           retry_at=retry_at, detail=exc.message)
                 r._log.set_attempts(run.id, self.attempts)
                 await r._wait_or_retry_now(run.id, decision.delay_s)
+            else:
+                self.telemetry.attempt_ended(run.id, provider.name, self.attempt)
+                return end
 
     async def _one_attempt(self, provider: Provider, context, number: int, deadline: float) -> End:
         """Pass the provider's gate (breaker, then a slot), then stream; raises UpstreamError."""
         run, r = self.run_row, self.r
         prefix = "".join(self.text_parts)
-        attempt = Attempt(number=number, started_at=r._clock.now(), prefix_chars=len(prefix))
+        attempt = self.attempt = Attempt(number=number, started_at=r._clock.now(), prefix_chars=len(prefix))
         self.attempts.append(attempt.record)
+        # The first attempt of a drive that starts with text is a Continue (or one after a restart).
+        self.telemetry.attempt_started(run.id, provider.name, run.model, attempt, requested=number == 1)
         gate = r._gates[provider.name]
 
         def queued(ahead: int) -> None:
@@ -281,4 +308,6 @@ class _Drive:
     def _close_open_attempt(self, outcome: str) -> None:
         if self.attempts and "ended_at" not in self.attempts[-1]:
             self.attempts[-1].update({"ended_at": self.r._clock.now().isoformat(), "outcome": outcome})
+            if self.attempt is not None and self.attempt.record is self.attempts[-1]:
+                self.telemetry.attempt_ended(self.run_row.id, self.run_row.provider, self.attempt)
 

@@ -21,7 +21,9 @@ from app.engine.chaos import FAULTS, Chaos, UnknownFault
 from app.engine.db import open_database
 from app.engine.events import LogEvent
 from app.engine.history import History
+from app.engine.lifecycle_log import LifecycleLog, install_handler
 from app.engine.log import EventLog
+from app.engine.metrics import Metrics
 from app.engine.models import utcnow
 from app.engine.providers import Provider, ProviderRegistry, UnknownModel, build_registry
 from app.engine.retry import RetryPolicy
@@ -30,6 +32,7 @@ from app.engine.states import CONTINUABLE_STATES
 from app.engine.store import (
     ConversationNotFound, ConversationSettings, MessageNotFound, NewRun, RunParams, RunRow, Store,
 )
+from app.engine.telemetry import StreamWatch, Telemetry
 from app.engine.timeline import (
     MAX_BROWSER_TRACES_PER_RUN, BadClientEvents, check_browser_events, support_report, timeline,
 )
@@ -95,15 +98,19 @@ class ChatService:
         self._http: httpx.AsyncClient | None = None
         self._writer: asyncio.Task | None = None
         self._trace_writes: set[asyncio.Task] = set()
+        # Metrics on a registry of this service's own; lifecycle lines without message text
+        # unless UNBROKEN_LOG_CONTENT is on, and never a key.
+        self.telemetry = Telemetry(Metrics(), LifecycleLog(content=settings.log_content, secrets=settings.secrets()))
         try:
             self.chaos = Chaos(settings.chaos, settings.chaos_faults or FAULTS)
         except UnknownFault as exc:
             raise SettingsError(f"UNBROKEN_CHAOS_FAULTS: {exc}") from None
 
     async def start(self) -> None:
+        install_handler()
         engine = await asyncio.to_thread(open_database, self.settings.database_url)
         self.store, self.history = Store(engine), History(engine)
-        self.log = EventLog(self.store, self.settings.log_flush_interval_s)
+        self.log = EventLog(self.store, self.settings.log_flush_interval_s, self.telemetry)
         self._writer = asyncio.create_task(self.log.run_writer(), name="event-log-writer")
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s)
@@ -129,6 +136,7 @@ class ChatService:
                 breaker_cooldown_s=self.settings.breaker_cooldown_s,
             ),
             chaos=self.chaos,
+            telemetry=self.telemetry,
         )
         budget = self.settings.auto_continue_max if self.settings.auto_continue else 0
         recovered = await self.runner.recover(auto_continue_max=budget)
@@ -165,6 +173,7 @@ class ChatService:
         except MessageNotFound:
             raise NotFound("message") from None
         if created:
+            self.telemetry.run_created(run, content=request.content)
             self.runner.start(run)
         return run, created
 
@@ -306,6 +315,7 @@ class ChatService:
             raise InputError("bad_client_request_id", "client_request_id must be a short string.")
         new, created = await asyncio.to_thread(self.store.create_retry, run, crid)
         if created:
+            self.telemetry.run_created(new, retry_of=run.id)
             self.runner.start(new)
         return new, created
 
@@ -380,6 +390,12 @@ class ChatService:
         ))
         self._trace_writes.add(task)
         task.add_done_callback(self._trace_written)
+
+    def watch_stream(self, run_id: str, after_seq: int, client: str | None) -> StreamWatch:
+        """An event stream opens: noted in the run's traces, the metrics and the lifecycle log
+        now, and again when the caller reports it ``closed``."""
+        return self.telemetry.stream_opened(run_id, after_seq, client,
+                                            lambda kind, data: self.trace(run_id, kind, data))
 
     def _trace_written(self, task: asyncio.Task) -> None:
         self._trace_writes.discard(task)

@@ -132,6 +132,10 @@ def api_routes(service: ChatService) -> list[Route]:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def metrics(request: Request) -> Response:
+        body, content_type = service.telemetry.metrics.render()
+        return Response(body, headers={"Content-Type": content_type})
+
     return [
         Route("/api/runs", _guard(create_run), methods=["POST"]),
         Route("/api/runs/{run_id}", _guard(get_run), methods=["GET"]),
@@ -149,4 +153,5 @@ def api_routes(service: ChatService) -> list[Route]:
         Route("/api/conversations/{conversation_id}/branch", _guard(branch), methods=["POST"]),
         Route("/api/chaos", _guard(chaos), methods=["GET", "PUT"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]

@@ -48,8 +48,9 @@ async def run_events(service: ChatService, request: Request, run_id: str) -> Res
     run = await service.get_run(run_id)
     if run.state.is_terminal and after >= run.last_seq and not service.is_live(run_id):
         return Response(status_code=204)
+    client = request.client.host if request.client else None
     return StreamingResponse(
-        _event_stream(service, run_id, after), media_type="text/event-stream", headers=SSE_HEADERS
+        _event_stream(service, run_id, after, client), media_type="text/event-stream", headers=SSE_HEADERS
     )
 
 
@@ -76,27 +77,26 @@ async def run_poll(service: ChatService, request: Request, run_id: str) -> Respo
     })
 
 
-async def _event_stream(service: ChatService, run_id: str, after: int) -> AsyncIterator[bytes]:
-    """The stream's bytes; its opening (with the resume point) and its closing go into the
-    run's traces, so the run's timeline shows every reconnect. In chaos mode the server may
-    cut it after a few events, as a dropped connection would (no ``end``)."""
-    service.trace(run_id, "stream_open", {"after_seq": after})
+async def _event_stream(service: ChatService, run_id: str, after: int, client: str | None) -> AsyncIterator[bytes]:
+    """The stream's bytes. Its opening (with the resume point) and its closing are noted once,
+    by a ``StreamWatch``: the run's timeline shows every reconnect, the metrics count them, the
+    lifecycle log has a line for each. In chaos mode the server may cut it after a few events,
+    as a dropped connection would (no ``end``)."""
+    watch = service.watch_stream(run_id, after, client)
     cut_after = service.chaos.stream_cut_after(run_id)
-    sent_events = sent_bytes = 0
     closed_by = "client"  # unless the loop below finishes: then the server closed it
     try:
         chunk = encode_retry(service.settings.sse_retry_ms) + PING
-        sent_bytes += len(chunk)
+        watch.sent(len(chunk))
         yield chunk
         async for batch in service.follow(run_id, after):
             # Everything committed since the last write goes out in one write.
             chunk = b"".join(encode_event(e.kind, e.data, e.seq) for e in batch) if batch else PING
-            sent_events += len(batch)
-            sent_bytes += len(chunk)
+            watch.sent(len(chunk), events=len(batch))
             yield chunk
-            if cut_after is not None and sent_events >= cut_after and batch[-1].kind != "end":
+            if cut_after is not None and watch.events >= cut_after and batch[-1].kind != "end":
                 closed_by = "chaos"
                 return
         closed_by = "server"
     finally:
-        service.trace(run_id, "stream_close", {"closed_by": closed_by, "events": sent_events, "bytes": sent_bytes})
+        watch.closed(closed_by)
