@@ -104,6 +104,11 @@ class NginxProxy:
         path = self._dir / "error.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def access_log(self) -> str:
+        """Requests nginx finished (a stream appears once it has ended)."""
+        path = self._dir / "access.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def __enter__(self) -> NginxProxy:
         site = self._dir / "unbroken.conf"
         site.write_text(site_config(self.port, self.upstream_port, self.mode))
