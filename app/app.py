@@ -8,6 +8,7 @@ import reflex as rx
 from starlette.applications import Starlette
 
 from app.runtime import chat_service
+from app.ui.diagnostics import diagnostics_page
 from app.ui.pages import chat_page
 from app.ui.state import ChatState
 from app.web.routes import api_routes
@@ -30,3 +31,4 @@ app = rx.App(
 app.register_lifespan_task(engine_lifespan)
 app.add_page(chat_page, route="/", title="Unbroken", on_load=ChatState.load)
 app.add_page(chat_page, route="/c/[conversation_id]", title="Unbroken", on_load=ChatState.load)
+app.add_page(diagnostics_page, route="/diagnostics", title="Connection diagnostics · Unbroken")

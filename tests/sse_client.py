@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 
 import httpx
 
@@ -38,3 +39,24 @@ def read_events(base_url: str, run_id: str, *, last_event_id: str | None = None,
                 if stop_after is not None and len(events) >= stop_after:
                     break  # leaving the block closes the socket mid-stream
     return Received(200, events, decoder.retry)
+
+
+@dataclasses.dataclass
+class Arrival:
+    at_s: float  # seconds after the request was sent
+    event: str
+    data: dict
+
+
+def timed_events(url: str, *, timeout_s: float = 30.0, headers: dict | None = None) -> tuple[httpx.Headers, list[Arrival]]:
+    """Read a whole event stream, noting when each event arrived; pings included."""
+    decoder = SSEDecoder()
+    arrivals: list[Arrival] = []
+    with httpx.Client(timeout=timeout_s) as client:
+        started = time.monotonic()
+        with client.stream("GET", url, headers=headers or {}) as resp:
+            resp.raise_for_status()
+            for chunk in resp.iter_raw():
+                now = time.monotonic() - started
+                arrivals += [Arrival(now, m.event, json.loads(m.data)) for m in decoder.feed(chunk)]
+    return resp.headers, arrivals

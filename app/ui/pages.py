@@ -30,6 +30,10 @@ def _sidebar() -> rx.Component:
             ),
             class_name="ub-conversation-list",
         ),
+        rx.el.div(
+            rx.link("Connection diagnostics", href="/diagnostics", class_name="ub-diag-link"),
+            class_name="ub-sidebar-footer",
+        ),
         class_name="ub-sidebar",
         aria_label="Conversations",
     )

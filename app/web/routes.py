@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.engine.service import ChatService, Conflict, InputError, NotFound, RunRequest
+from app.web.diagnostics import OpenStreams, counted, diagnostics_routes
 from app.web.responses import HTTPProblem, error_response, read_json_object
 from app.web.stream import run_events, run_poll
 
@@ -49,6 +50,8 @@ def _created(run, created: bool) -> JSONResponse:
 
 
 def api_routes(service: ChatService) -> list[Route]:
+    streams = OpenStreams()  # event streams open now, per caller (GET /api/diagnostics)
+
     async def create_run(request: Request) -> Response:
         body = await read_json_object(request, service.settings.max_request_bytes)
         unknown = set(body) - set(RunRequest.__dataclass_fields__)
@@ -61,7 +64,7 @@ def api_routes(service: ChatService) -> list[Route]:
         return JSONResponse(await service.run_view(request.path_params["run_id"]))
 
     async def events(request: Request) -> Response:
-        return await run_events(service, request, request.path_params["run_id"])
+        return counted(streams, request, await run_events(service, request, request.path_params["run_id"]))
 
     async def poll(request: Request) -> Response:
         return await run_poll(service, request, request.path_params["run_id"])
@@ -154,4 +157,5 @@ def api_routes(service: ChatService) -> list[Route]:
         Route("/api/chaos", _guard(chaos), methods=["GET", "PUT"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *diagnostics_routes(service.settings, streams),
     ]

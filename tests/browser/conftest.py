@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.fakes.nginx import NginxProxy
 from tests.fakes.server import free_port
 from tests.fakes.upstream import FakeUpstream
 
@@ -116,6 +117,23 @@ def app_server(tmp_path_factory, fake_upstream):
         yield app
     finally:
         app.stop()
+
+
+@pytest.fixture
+def nginx_in_front(app_server):
+    """``nginx_in_front(mode)`` → a started ``NginxProxy`` (tests/fakes/nginx.py) in front of
+    the session's app, ``mode`` "streaming" (deploy/nginx/unbroken.conf) or "buffering";
+    browse to its ``.url``. Each one is stopped after the test."""
+    started: list[NginxProxy] = []
+
+    def start(mode: str = "streaming") -> NginxProxy:
+        proxy = NginxProxy(app_server.port, mode).__enter__()
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,39 @@
+"""The /diagnostics page: checks of the path between browser and server (assets/diagnostics.jsx).
+
+No Reflex state: the checks run in the browser against the diagnostics API
+(app/web/diagnostics.py), so they measure the same path the answers take.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+class Diagnostics(rx.Component):
+    """The check rows and their buttons; renders and runs everything itself."""
+
+    library = "$/public/diagnostics.jsx"
+    tag = "Diagnostics"
+
+
+def _chaos_section() -> rx.Component:
+    """Reserved for chaos mode (issue 7): faults injected on purpose to watch the page recover."""
+    return rx.el.section(
+        rx.el.h2("Chaos mode", class_name="ub-diag-section-title"),
+        class_name="ub-diag-chaos",
+        data_testid="chaos-section",
+        custom_attrs={"aria-label": "Chaos mode"},
+    )
+
+
+def diagnostics_page() -> rx.Component:
+    return rx.el.main(
+        rx.el.header(
+            rx.el.h1("Connection diagnostics", class_name="ub-title"),
+            rx.link("Back to chats", href="/", class_name="ub-diag-back"),
+            class_name="ub-header",
+        ),
+        Diagnostics.create(),
+        _chaos_section(),
+        class_name="ub-main ub-diag-page",
+    )
