@@ -16,10 +16,18 @@ class Diagnostics(rx.Component):
     tag = "Diagnostics"
 
 
+class ChaosSwitch(rx.Component):
+    """Chaos mode on/off and its faults (assets/chaos_switch.jsx, through /api/chaos)."""
+
+    library = "$/public/chaos_switch.jsx"
+    tag = "ChaosSwitch"
+
+
 def _chaos_section() -> rx.Component:
-    """Reserved for chaos mode (issue 7): faults injected on purpose to watch the page recover."""
+    """Chaos mode: faults injected on purpose to watch answers survive them."""
     return rx.el.section(
         rx.el.h2("Chaos mode", class_name="ub-diag-section-title"),
+        ChaosSwitch.create(),
         class_name="ub-diag-chaos",
         data_testid="chaos-section",
         custom_attrs={"aria-label": "Chaos mode"},

@@ -16,6 +16,7 @@ from tests.browser.test_chat_page import ask, wait_state
 pytestmark = pytest.mark.browser
 
 FAULTS = ["rate_limit", "overload", "upstream_drop", "stream_cut"]  # a stall would wait out the 30 s idle timeout
+FAULT_LABELS = ["HTTP 429", "HTTP 503", "dropped mid-answer", "stream to the browser cut"]
 
 
 @pytest.fixture
@@ -26,8 +27,22 @@ def chaos(app_server):
 
 
 def switch_chaos_on(page, base_url: str) -> None:
-    response = page.request.put(f"{base_url}/api/chaos", data={"enabled": True, "faults": FAULTS})
-    assert response.ok and response.json()["enabled"] is True
+    """With the switch on /diagnostics: the faults of FAULTS only, then on."""
+    page.goto(f"{base_url}/diagnostics")
+    section = page.locator('[data-testid="chaos-section"]')
+    section.get_by_text("Chaos mode is off").wait_for()
+    for fault in section.locator('fieldset input[type="checkbox"]').all():
+        fault_name = fault.get_attribute("aria-label")
+        wanted = any(label in fault_name for label in FAULT_LABELS)
+        if fault.is_checked() != wanted:
+            fault.click()
+            page.wait_for_function(
+                "([el, wanted]) => el.checked === wanted", arg=[fault.element_handle(), wanted]
+            )
+    section.locator('input[aria-label="Chaos mode"]').click()
+    section.get_by_text("Chaos mode is on").wait_for()
+    chaos = httpx.get(f"{base_url}/api/chaos", timeout=10).json()
+    assert (chaos["enabled"], chaos["faults"]) == (True, FAULTS)
 
 
 def test_chaos_mode_cannot_break_an_answer_and_details_show_why(app_server, browser, chaos):
