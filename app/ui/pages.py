@@ -127,32 +127,31 @@ def _settings_panel() -> rx.Component:
     )
 
 
+def _banner(shown, title: str, *words, **props) -> rx.Component:
+    """A note above the conversation while ``shown`` holds: a bold title, then the words."""
+    return rx.cond(shown, rx.el.div(rx.el.strong(title), *words, role="note", **props))
+
+
 def _demo_banner() -> rx.Component:
-    return rx.cond(
+    return _banner(
         ChatState.is_demo,
-        rx.el.div(
-            rx.el.strong("Demo mode: "),
-            "answers from the demo model come from Unbroken's built-in demo provider, not a real model. "
-            "Set OPENAI_API_KEY (and OPENAI_BASE_URL for other OpenAI-compatible servers) to connect a real API.",
-            class_name="ub-banner",
-            role="note",
-        ),
+        "Demo mode: ",
+        "answers from the demo model come from Unbroken's built-in demo provider, not a real model. "
+        "Set OPENAI_API_KEY (and OPENAI_BASE_URL for other OpenAI-compatible servers) to connect a real API.",
+        class_name="ub-banner",
     )
 
 
 def _chaos_banner() -> rx.Component:
-    return rx.cond(
+    return _banner(
         ChatState.chaos_on,
-        rx.el.div(
-            rx.el.strong("Chaos mode is on: "),
-            "Unbroken injects faults on purpose (rate limits, overloads, dropped and stalled streams, cut "
-            "connections) to show that answers still arrive whole. Open an answer's Details to see what happened. ",
-            rx.el.a("Switch it off on the diagnostics page", href="/diagnostics"),
-            ".",
-            class_name="ub-banner ub-banner-chaos",
-            role="note",
-            data_testid="chaos-banner",
-        ),
+        "Chaos mode is on: ",
+        "Unbroken injects faults on purpose (rate limits, overloads, dropped and stalled streams, cut "
+        "connections) to show that answers still arrive whole. Open an answer's Details to see what happened. ",
+        rx.el.a("Switch it off on the diagnostics page", href="/diagnostics"),
+        ".",
+        class_name="ub-banner ub-banner-chaos",
+        data_testid="chaos-banner",
     )
 
 
