@@ -55,6 +55,10 @@ class Settings:
     provider_concurrency: int = 8
     breaker_failures: int = 5
     breaker_cooldown_s: float = 30.0
+    # Streaming upstream: on, with a fall back to plain requests after repeated stream breaks.
+    upstream_streaming: bool = True
+    stream_fallback_after: int = 2
+    stream_fallback_s: float = 300.0
     # After a restart: continue interrupted answers by themselves, at most this often per answer.
     auto_continue: bool = True
     auto_continue_max: int = 2
@@ -133,6 +137,9 @@ class Settings:
             provider_concurrency=reader.integer("UNBROKEN_PROVIDER_CONCURRENCY", 8, low=1),
             breaker_failures=reader.integer("UNBROKEN_BREAKER_FAILURES", 5, low=1),
             breaker_cooldown_s=reader.number("UNBROKEN_BREAKER_COOLDOWN_S", 30.0, low=0.0),
+            upstream_streaming=reader.choice("UNBROKEN_UPSTREAM_STREAMING", "on", ("on", "off")) == "on",
+            stream_fallback_after=reader.integer("UNBROKEN_STREAM_FALLBACK_AFTER", 2, low=1),
+            stream_fallback_s=reader.number("UNBROKEN_STREAM_FALLBACK_S", 300.0, low=0.0),
             demo_tokens_per_s=reader.number("UNBROKEN_DEMO_TOKENS_PER_S", 40.0, low=0.1),
             auto_continue=reader.choice("UNBROKEN_AUTO_CONTINUE", "on", ("on", "off")) == "on",
             auto_continue_max=reader.integer("UNBROKEN_AUTO_CONTINUE_MAX", 2, low=0),

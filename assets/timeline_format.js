@@ -12,10 +12,12 @@ function seconds(value) {
 
 const DESCRIBE = {
   request: (e) => `Request sent to ${e.provider}, model ${e.model}`,
-  attempt: (e) =>
-    e.continued_from_chars
+  attempt: (e) => {
+    const what = e.continued_from_chars
       ? `Attempt ${e.attempt}: continuing after ${e.continued_from_chars} characters`
-      : `Attempt ${e.attempt} started`,
+      : `Attempt ${e.attempt} started`;
+    return e.transport === "plain" ? `${what}, without streaming (${e.fallback})` : what;
+  },
   first_text: (e) => `First token (attempt ${e.attempt})`,
   attempt_end: (e) => {
     if (e.outcome === "ok") return `Attempt ${e.attempt} finished`;

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.engine.attempts import Attempt, Timeouts, stream_attempt
 from app.engine.chaos import Chaos
+from app.engine.fallback import PlainRequest, StreamFallback
 from app.engine.errors import RetryableError, UpstreamError
 from app.engine.events import Delta, End, Status
 from app.engine.gate import CircuitBreaker, CircuitOpen, SlotQueue
@@ -60,12 +61,16 @@ class GateSettings:
     concurrency: int = 8  # streams at once per provider
     breaker_failures: int = 5
     breaker_cooldown_s: float = 30.0
+    streaming: bool = True  # False: always ask without streaming
+    stream_fallback_after: int = 2  # stream breaks in a row before asking without streaming
+    stream_fallback_s: float = 300.0  # how long to ask without streaming before streaming again
 
 
 @dataclasses.dataclass(frozen=True)
 class _Gate:
     breaker: CircuitBreaker
     slots: SlotQueue
+    fallback: StreamFallback
 
 
 class Runner:
@@ -91,6 +96,7 @@ class Runner:
             name: _Gate(
                 CircuitBreaker(name, gates.breaker_failures, gates.breaker_cooldown_s, loop_time),
                 SlotQueue(gates.concurrency),
+                StreamFallback(gates.stream_fallback_after, gates.stream_fallback_s, not gates.streaming, loop_time),
             )
             for name in registry.providers
         }
@@ -279,6 +285,9 @@ class _Drive:
         # The first attempt of a drive that starts with text is a Continue (or one after a restart).
         self.telemetry.attempt_started(run.id, provider.name, run.model, attempt, requested=number == 1)
         gate = r._gates[provider.name]
+        plain = gate.fallback.plain_reason() if provider.answers_whole else None
+        if plain:
+            attempt.record.update(transport="plain", fallback=plain)
 
         def queued(ahead: int) -> None:
             self.move(RunState.QUEUED, attempt=number, max_attempts=r._policy.max_attempts,
@@ -287,22 +296,31 @@ class _Drive:
         try:
             gate.breaker.check()
             async with gate.slots.slot(queued):
+                detail = "Continuing from where it stopped" if prefix else f"Asking {provider.label}"
                 self.move(
                     RunState.CONTINUING if prefix else RunState.CONNECTING,
                     attempt=number, max_attempts=r._policy.max_attempts,
-                    detail="Continuing from where it stopped" if prefix else f"Asking {provider.label}",
+                    detail=f"{detail} without streaming: {plain}" if plain else detail,
                 )
                 request = ChatRequest(messages=tuple(context), model=run.model, max_tokens=run.max_tokens,
                                       temperature=run.temperature, prefix=prefix)
-                asked = r._chaos.provider_for(run.id, provider)  # the provider itself unless chaos is on
-                end = await stream_attempt(asked, request, r._timeouts, deadline, self.add_text, attempt)
+                if plain:  # the whole answer at once: no first-token deadline, only the run's own
+                    asked = PlainRequest(provider)
+                    timeouts = dataclasses.replace(r._timeouts, first_token_s=r._timeouts.total_s)
+                else:  # the provider itself unless chaos is on
+                    asked, timeouts = r._chaos.provider_for(run.id, provider), r._timeouts
+                end = await stream_attempt(asked, request, timeouts, deadline, self.add_text, attempt)
         except UpstreamError as exc:
             attempt.finish(r._clock.now(), exc.cause, status=exc.status, message=exc.message)
+            gate.fallback.record(streamed=not plain, cause=exc.cause)
             if isinstance(exc, RetryableError) and not isinstance(exc, CircuitOpen):
                 gate.breaker.record_failure()
             raise
         gate.breaker.record_success()
+        gate.fallback.record(streamed=not plain, cause=None)
         attempt.finish(r._clock.now(), "ok")
+        if plain and not end.detail:
+            end = dataclasses.replace(end, detail=f"Came in one piece: {provider.name} {plain.removeprefix('its ')}")
         return end
 
     def _close_open_attempt(self, outcome: str) -> None:

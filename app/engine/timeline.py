@@ -85,8 +85,9 @@ def timeline(run: RunRow, traces: Iterable[Trace]) -> list[dict]:
     for attempt in run.attempts:
         number = attempt.get("attempt")
         started = {"source": "upstream", "kind": "attempt", "attempt": number}
-        if attempt.get("continued_from_chars"):
-            started["continued_from_chars"] = attempt["continued_from_chars"]
+        for field in ("continued_from_chars", "transport", "fallback"):
+            if attempt.get(field):
+                started[field] = attempt[field]
         entries.append((_time(attempt["started_at"]), started))
         if attempt.get("first_text_at"):
             entries.append((_time(attempt["first_text_at"]),

@@ -7,7 +7,9 @@ next ``Answer`` from one script (the last one repeats). Tests read ``calls`` to 
 often the upstream was asked, on which path and with what.
 
 An answer's faults are counted in text chunks: "after N chunks" means once N pieces of the
-text have been sent (0: before any). See ``Answer`` for what each fault sends.
+text have been sent (0: before any). See ``Answer`` for what each fault sends. A request that
+asks not to stream (``"stream": false``) gets the answer's whole text as JSON: the stream faults
+do not apply to it, the HTTP errors and ``end_marker`` do.
 """
 
 from __future__ import annotations
@@ -156,6 +158,12 @@ class FakeUpstream:
                     message = f"Incorrect API key provided: {_received_key(headers)}"
                 return JSONResponse(answer.error_body or fmt.error_body(answer.status, message),
                                     status_code=answer.status, headers=answer.headers)
+            if body.get("stream") is False:  # a plain request: the whole answer at once, stream faults ignored
+                if answer.delay_s:
+                    await asyncio.sleep(answer.delay_s * len(answer.chunks()))
+                finish_reason = answer.finish_reason if answer.end_marker else None
+                return JSONResponse(fmt.whole(answer.text, finish_reason, answer.end_marker, body.get("model", "fake")),
+                                    headers=answer.headers)
             return StreamingResponse(_body(fmt, answer, body.get("model", "fake")), media_type=fmt.media_type,
                                      headers=answer.headers)
 

@@ -1,8 +1,8 @@
 """The four wire formats the fake upstream speaks, as frames of bytes.
 
 Each format says how its stream opens, how one piece of text travels, how the answer ends
-(the end marker), what its in-stream error and a malformed chunk look like, and the JSON an
-HTTP error carries. ``tests/fakes/upstream.py`` decides which frames go out, and when.
+(the end marker), what its in-stream error and a malformed chunk look like, the JSON an
+HTTP error carries, and the JSON of a whole answer to a request that did not ask to stream. ``tests/fakes/upstream.py`` decides which frames go out, and when.
 The shapes follow each API's documentation, trimmed to what a client reads.
 """
 
@@ -52,6 +52,10 @@ class OpenAIChat:
         return sse({"error": error or {"message": "The server had an error processing your request.",
                                        "type": "server_error"}})
 
+    def whole(self, text: str, finish_reason: str | None, ended: bool, model: str) -> dict:
+        return {"id": "c1", "object": "chat.completion", "model": model, "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}]}
+
 
 class AnthropicMessages:
     path = "/v1/messages"
@@ -90,6 +94,11 @@ class AnthropicMessages:
         return sse({"type": "error", "error": error or {"type": "overloaded_error", "message": "Overloaded"}},
                    "error")
 
+    def whole(self, text: str, finish_reason: str | None, ended: bool, model: str) -> dict:
+        return {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": self._STOP_REASONS.get(finish_reason or "stop", finish_reason) if ended else None}
+
 
 class OllamaChat:
     path = "/api/chat"
@@ -113,6 +122,10 @@ class OllamaChat:
 
     def error_event(self, error: dict | None) -> bytes:
         return ndjson({"error": (error or {}).get("message", "an error was encountered while running the model")})
+
+    def whole(self, text: str, finish_reason: str | None, ended: bool, model: str) -> dict:
+        return {"model": model, "message": {"role": "assistant", "content": text}, "done": ended,
+                "done_reason": finish_reason or "stop"}
 
 
 class OpenAIResponses:
@@ -149,6 +162,16 @@ class OpenAIResponses:
         error = error or {"code": "server_error", "message": "The model failed to generate a response."}
         response = {**self._response("fake", "failed"), "error": error}
         return sse({"type": "response.failed", "response": response}, "response.failed")
+
+    def whole(self, text: str, finish_reason: str | None, ended: bool, model: str) -> dict:
+        item = {"id": "msg_1", "type": "message", "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": text}]}
+        if not ended:
+            return {**self._response(model, "in_progress"), "output": [item]}
+        if finish_reason in (None, "stop"):
+            return {**self._response(model, "completed"), "output": [item]}
+        reason = "max_output_tokens" if finish_reason == "length" else finish_reason
+        return {**self._response(model, "incomplete"), "output": [item], "incomplete_details": {"reason": reason}}
 
     @staticmethod
     def _response(model: str, status: str) -> dict:

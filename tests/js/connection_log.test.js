@@ -97,6 +97,8 @@ test("timeline entries read as sentences", () => {
   );
   assert.equal(describeEntry({ kind: "attempt", attempt: 3, continued_from_chars: 400 }),
     "Attempt 3: continuing after 400 characters");
+  assert.equal(describeEntry({ kind: "attempt", attempt: 3, transport: "plain", fallback: "its streams failed" }),
+    "Attempt 3 started, without streaming (its streams failed)");
   assert.equal(describeEntry({ kind: "stream_open", after_seq: 0 }), "Event stream opened");
   assert.equal(describeEntry({ kind: "stream_open", after_seq: 9 }), "Event stream reopened, resuming after event 9");
   assert.equal(describeEntry({ kind: "stream_close", closed_by: "chaos", events: 4, bytes: 300 }),

@@ -92,14 +92,29 @@ class EventParser:
         if kind == "message_stop":
             return [StreamEnd(STOP_REASONS.get(self._stop_reason or "end_turn", self._stop_reason))]
         if kind == "error":
-            raise self._error(as_object(event.get("error")))
+            raise error_of(as_object(event.get("error")), self._provider)
         return []  # message_start, content_block_start/stop, ping, and types added later
 
-    def _error(self, error: dict) -> UpstreamError:
-        error_type = str(error.get("type") or "error")
-        message = redact(str(error.get("message") or error_type))[:300]
-        error_class = ERROR_TYPES.get(error_type, ServerError)
-        return error_class(f"{self._provider} reported {error_type} mid-answer: {message}", provider=self._provider)
+
+def error_of(error: dict, provider: str) -> UpstreamError:
+    """Anthropic's error object → the error its ``type`` names (``ServerError`` for others)."""
+    error_type = str(error.get("type") or "error")
+    message = redact(str(error.get("message") or error_type))[:300]
+    error_class = ERROR_TYPES.get(error_type, ServerError)
+    return error_class(f"{provider} reported {error_type} mid-answer: {message}", provider=provider)
+
+
+def parse_whole(body: dict, provider: str) -> list[StreamItem]:
+    """A non-streamed message → its text blocks joined, then the end (its stop reason mapped)."""
+    if body.get("type") == "error":
+        raise error_of(as_object(body.get("error")), provider)
+    blocks = [as_object(block) for block in body.get("content") or []]
+    text = "".join(b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str))
+    items: list[StreamItem] = [TextDelta(text)] if text else []
+    stop_reason = body.get("stop_reason")
+    if stop_reason:
+        items.append(StreamEnd(STOP_REASONS.get(stop_reason, stop_reason)))
+    return items
 
 
 class AnthropicProvider(StreamingHTTPProvider):
@@ -120,3 +135,6 @@ class AnthropicProvider(StreamingHTTPProvider):
     def parser(self) -> Callable[[SSEMessage], list[StreamItem]]:
         events = EventParser(self.name)
         return lambda message: events.feed(message.event, message.data)
+
+    def parse_whole(self, body: dict) -> list[StreamItem]:
+        return parse_whole(body, self.name)

@@ -48,7 +48,14 @@ class Provider(abc.ABC):
     label: str  # what a person reads, e.g. "OpenAI-compatible (api.example.com)"
     default_model: str
     is_demo: bool = False
+    answers_whole: bool = False  # whole_answer works: the provider can be asked without streaming
 
     @abc.abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         """Yield the answer; raise ``errors.UpstreamError`` subclasses on failure."""
+
+    async def whole_answer(self, request: ChatRequest) -> list[StreamItem]:
+        """The answer asked for without streaming, at once: its text, then the ``StreamEnd`` when
+        the provider said it is finished. For paths where streams break but plain requests work
+        (``fallback.StreamFallback``); only where ``answers_whole``."""
+        raise NotImplementedError(f"{self.name} cannot be asked without streaming")

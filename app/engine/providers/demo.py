@@ -62,19 +62,31 @@ class DemoProvider(Provider):
     label = "Demo (local text, no model)"
     default_model = "demo"
     is_demo = True
+    answers_whole = True
 
     def __init__(self, tokens_per_s: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._interval_s = 1.0 / tokens_per_s
         self._sleep = sleep
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
-        prompt = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
-        answer = demo_answer(prompt)
-        # A continuation goes on from the partial's end (the demo answer is deterministic).
-        start = len(request.prefix) if answer.startswith(request.prefix) else 0
-        pieces = tokens(answer[start:])
-        limit = request.max_tokens or len(pieces)
-        for piece in pieces[:limit]:
+        pieces, end = _answer(request)
+        for piece in pieces:
             await self._sleep(self._interval_s)
             yield TextDelta(piece)
-        yield StreamEnd("length" if limit < len(pieces) else "stop")
+        yield end
+
+    async def whole_answer(self, request: ChatRequest) -> list[StreamItem]:
+        pieces, end = _answer(request)
+        await self._sleep(self._interval_s * len(pieces))  # as long as streaming it would take
+        return [TextDelta("".join(pieces)), end] if pieces else [end]
+
+
+def _answer(request: ChatRequest) -> tuple[list[str], StreamEnd]:
+    """The pieces to send (within ``max_tokens``) and how the answer ends."""
+    prompt = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+    answer = demo_answer(prompt)
+    # A continuation goes on from the partial's end (the demo answer is deterministic).
+    start = len(request.prefix) if answer.startswith(request.prefix) else 0
+    pieces = tokens(answer[start:])
+    limit = request.max_tokens or len(pieces)
+    return pieces[:limit], StreamEnd("length" if limit < len(pieces) else "stop")

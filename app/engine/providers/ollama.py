@@ -39,7 +39,11 @@ def build_payload(request: ChatRequest) -> dict:
 
 def parse_line(line: str, provider: str) -> list[StreamItem]:
     """One NDJSON line → its text delta and, on the ``done`` line, the ``StreamEnd``."""
-    chunk = json_object(line, provider)
+    return parse_object(json_object(line, provider), provider)
+
+
+def parse_object(chunk: dict, provider: str) -> list[StreamItem]:
+    """One answer object (a stream's line, or a whole non-streamed answer, which has the same shape)."""
     if "error" in chunk:
         raise ServerError(f"{provider} reported an error mid-answer: {redact(str(chunk['error']))[:300]}",
                           provider=provider)
@@ -70,3 +74,6 @@ class OllamaProvider(StreamingHTTPProvider):
 
     def parser(self) -> Callable[[str], list[StreamItem]]:
         return lambda line: parse_line(line, self.name)
+
+    def parse_whole(self, body: dict) -> list[StreamItem]:
+        return parse_object(body, self.name)

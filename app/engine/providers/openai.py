@@ -60,6 +60,20 @@ def parse_chunk(data: str, provider: str) -> list[StreamItem]:
     return items
 
 
+def parse_whole(body: dict, provider: str) -> list[StreamItem]:
+    """A non-streamed completion → its text, then the end when it says why it stopped."""
+    if "error" in body:
+        message = as_object(body["error"]).get("message") or str(body["error"])
+        raise ServerError(f"{provider} reported an error: {redact(str(message))[:300]}", provider=provider)
+    choices = body.get("choices") or [{}]
+    choice = as_object(choices[0])
+    content = as_object(choice.get("message")).get("content")
+    items: list[StreamItem] = [TextDelta(content)] if content and isinstance(content, str) else []
+    if choice.get("finish_reason"):
+        items.append(StreamEnd(str(choice["finish_reason"])))
+    return items
+
+
 class OpenAIProvider(StreamingHTTPProvider):
     name = "openai"
     path = "/chat/completions"
@@ -77,3 +91,6 @@ class OpenAIProvider(StreamingHTTPProvider):
 
     def parser(self) -> Callable[[SSEMessage], list[StreamItem]]:
         return lambda message: parse_chunk(message.data, self.name)
+
+    def parse_whole(self, body: dict) -> list[StreamItem]:
+        return parse_whole(body, self.name)

@@ -15,6 +15,7 @@ The Responses API has no prefill, so a continuation is asked for in words (``con
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from app.engine.errors import IncompleteStream, QuotaExceeded, RateLimited, ServerError, UpstreamError, redact
@@ -57,6 +58,25 @@ def parse_event(event_name: str, data: str, provider: str) -> list[StreamItem]:
     return []
 
 
+def parse_whole(body: dict, provider: str) -> list[StreamItem]:
+    """A non-streamed response → the text of its message items, then the end its status gives."""
+    status = body.get("status")
+    if status == "failed" or body.get("error"):
+        raise _error(as_object(body.get("error")), provider)
+    text = "".join(
+        part["text"]
+        for item in body.get("output") or [] if as_object(item).get("type") == "message"
+        for part in map(as_object, item.get("content") or [])
+        if part.get("type") == "output_text" and isinstance(part.get("text"), str)
+    )
+    items: list[StreamItem] = [TextDelta(text)] if text else []
+    if status == "completed":
+        items.append(StreamEnd("stop"))
+    elif status == "incomplete":
+        items += parse_event("response.incomplete", json.dumps({"response": body}), provider)
+    return items
+
+
 def _error(error: dict, provider: str) -> UpstreamError:
     code = str(error.get("code") or error.get("type") or "error")
     message = redact(str(error.get("message") or code))[:300]
@@ -80,3 +100,6 @@ class OpenAIResponsesProvider(OpenAIProvider):
 
     def parser(self) -> Callable[[SSEMessage], list[StreamItem]]:
         return lambda message: parse_event(message.event, message.data, self.name)
+
+    def parse_whole(self, body: dict) -> list[StreamItem]:
+        return parse_whole(body, self.name)

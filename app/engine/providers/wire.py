@@ -1,7 +1,8 @@
 """The HTTP side every streaming provider shares: POST, frame the body, stop at the end marker.
 
 ``StreamingHTTPProvider`` is the base of such providers: a subclass names its path, headers,
-payload, body framing and parser, and inherits the constructor and ``stream``.
+payload, body framing and parsers, and inherits the constructor, ``stream`` and
+``whole_answer`` (the same request with ``"stream": false``, read by ``post_json``).
 
 ``stream_items`` is the whole I/O of a provider: it sends the request, turns a non-200 answer
 into the error ``from_status`` picks (body quoted, shortened, redacted; the wait asked for by
@@ -44,6 +45,7 @@ class StreamingHTTPProvider(Provider):
     path: str  # appended to the base URL, e.g. "/v1/messages"
     brand: str  # the label's first words; the base URL's host follows
     frames: Callable[[httpx.Response], AsyncIterator[Any]]  # sse_frames or ndjson_frames, as a staticmethod
+    answers_whole = True
 
     def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str | None, default_model: str) -> None:
         self._client = client
@@ -63,6 +65,18 @@ class StreamingHTTPProvider(Provider):
     @abc.abstractmethod
     def parser(self) -> Callable[[Any], list[StreamItem]]:
         """A frame → items function for one answer (a fresh one each time: it may keep state)."""
+
+    @abc.abstractmethod
+    def parse_whole(self, body: dict) -> list[StreamItem]:
+        """A plain (non-streamed) answer's JSON → its text and end, from the module's pure function."""
+
+    async def whole_answer(self, request: ChatRequest) -> list[StreamItem]:
+        payload = {**self.payload(request), "stream": False}
+        payload.pop("stream_options", None)
+        headers = {k: v for k, v in self.headers().items() if k.lower() != "accept"} | {"accept": "application/json"}
+        body = await post_json(self._client, self.name, self._url, payload=payload, headers=headers,
+                               secrets=[self._api_key])
+        return self.parse_whole(body)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         async for item in stream_items(
@@ -102,6 +116,21 @@ async def stream_items(
         raise from_httpx(provider, exc) from None
     except (SSELineTooLong, NDJSONLineTooLong) as exc:
         raise BadRequest(f"{provider} sent a malformed stream ({exc})", provider=provider) from None
+
+
+async def post_json(
+    client: httpx.AsyncClient, provider: str, url: str, *, payload: dict, headers: dict[str, str],
+    secrets: Iterable[str | None],
+) -> dict:
+    """One plain JSON request → the answer's JSON object; failures as in ``stream_items``."""
+    try:
+        async with client.stream("POST", url, json=payload, headers=headers) as response:
+            if response.status_code != 200:
+                raise await status_error(provider, response, secrets)
+            body = await response.aread()
+    except httpx.HTTPError as exc:
+        raise from_httpx(provider, exc) from None
+    return json_object(body.decode(errors="replace"), provider)
 
 
 async def sse_frames(response: httpx.Response) -> AsyncIterator[SSEMessage]:
