@@ -72,13 +72,17 @@ class End:
     detail: str = ""
     finish_reason: str | None = None
     error: str | None = None
+    tokens: int | None = None  # the answer's length in tokens, as counted (tokens.estimate_tokens)
 
     def __post_init__(self) -> None:
         if not self.state.is_terminal:
             raise ValueError(f"an end event needs a terminal state, not {self.state}")
 
     def to_event(self, seq: int) -> LogEvent:
-        return LogEvent(seq, "end", _json({"seq": seq, "state": str(self.state), "detail": self.detail}))
+        payload = {"seq": seq, "state": str(self.state), "detail": self.detail}
+        if self.tokens is not None:
+            payload["tokens"] = self.tokens
+        return LogEvent(seq, "end", _json(payload))
 
 
 PendingEvent = Delta | Status | End

@@ -35,6 +35,7 @@ from app.engine.providers.registry import ProviderRegistry
 from app.engine.retry import GiveUp, RetryPolicy
 from app.engine.states import RunState, check_transition
 from app.engine.store import RunRow, Store
+from app.engine.tokens import CapReached, estimate_tokens
 from app.engine.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
@@ -197,6 +198,7 @@ class _Drive:
         self.attempt: Attempt | None = None  # the current or last attempt of this drive
         self.started_s = asyncio.get_running_loop().time()  # the request that started this drive
         self.shown_text = False
+        self.drive_chars = 0  # text this drive added: each drive may add up to the run's cap
 
     @property
     def telemetry(self) -> Telemetry:
@@ -221,6 +223,10 @@ class _Drive:
             self.telemetry.first_text(self.run_row.provider, asyncio.get_running_loop().time() - self.started_s)
         self.text_parts.append(text)
         self.r._log.append(self.run_row.id, Delta(text))
+        self.drive_chars += len(text)
+        cap = self.run_row.max_tokens
+        if cap and estimate_tokens(self.drive_chars) >= cap:
+            raise CapReached(cap, estimate_tokens(self.drive_chars))
 
     async def run(self) -> None:
         run, r = self.run_row, self.r
@@ -239,6 +245,7 @@ class _Drive:
             end = End(RunState.FAILED, "Unbroken hit an internal error; the details are in the server log",
                       error="internal_error")
         r._log.set_attempts(run.id, self.attempts)
+        end = dataclasses.replace(end, tokens=estimate_tokens(sum(map(len, self.text_parts))))
         r._log.append(run.id, end)
         self.telemetry.run_ended(run.id, run.provider, self.state, end, "".join(self.text_parts), len(self.attempts))
         await r._log.durable()
@@ -310,6 +317,11 @@ class _Drive:
                 else:  # the provider itself unless chaos is on
                     asked, timeouts = r._chaos.provider_for(run.id, provider), r._timeouts
                 end = await stream_attempt(asked, request, timeouts, deadline, self.add_text, attempt)
+        except CapReached as reached:  # a whole answer, as far as this run may go: stop reading here
+            gate.breaker.record_success()
+            attempt.finish(r._clock.now(), "cap")
+            return End(RunState.TRUNCATED, f"Reached the limit of {reached.cap} tokens; Continue goes on",
+                       finish_reason="length")
         except UpstreamError as exc:
             attempt.finish(r._clock.now(), exc.cause, status=exc.status, message=exc.message)
             gate.fallback.record(streamed=not plain, cause=exc.cause)

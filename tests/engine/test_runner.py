@@ -92,7 +92,7 @@ async def test_stop_keeps_exactly_the_persisted_text(make_service):
     view = await service.run_view(run_id)
     assert (view["state"], view["text"]) == ("stopped", "partial answer")
     assert (await events_of(service, run_id))[-1] == ("end", {"seq": view["last_seq"], "state": "stopped",
-                                                            "detail": "Stopped"})
+                                                            "detail": "Stopped", "tokens": 4})
     await service.stop_run(run_id)  # stopping again changes nothing
     assert (await service.run_view(run_id))["last_seq"] == view["last_seq"]
 
