@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "react";
 import { AnswerMarkdown, copyText } from "./answer_markdown.jsx";
 import { connectionEvent, createConnectionLog } from "./connection_log.js";
 import { RunDetails } from "./run_details.jsx";
-import { applyEvent, connectionLabel, initialModel, isEnded, retryLabel } from "./stream_apply.js";
+import { applyEvent, connectionLabel, initialModel, isEnded, retryLabel, tokenLabel } from "./stream_apply.js";
 import { followRun } from "./stream_client.js";
 
 const STATE_LABELS = {
@@ -165,6 +165,11 @@ export function ResilientStream({
         {waitLabel ? <span className="ub-countdown">{waitLabel}</span> : null}
         {detail ? <span className="ub-detail">{detail}</span> : null}
         {connLabel ? <span className="ub-conn">{connLabel}</span> : null}
+        {model.text ? (
+          <span className="ub-tokens" data-testid="token-count" title="Tokens in this answer (estimated while it streams)">
+            {tokenLabel(model)}
+          </span>
+        ) : null}
         {!ended ? (
           <button type="button" aria-label="Stop" className="ub-button" onClick={stop}>
             Stop

@@ -7,7 +7,7 @@
 export const TERMINAL_STATES = new Set(["complete", "truncated", "stopped", "failed", "interrupted"]);
 
 export function initialModel({ lastSeq = 0, text = "", runState = "queued", detail = "" } = {}) {
-  return { lastSeq, text, runState, detail, attempt: null, maxAttempts: null, retryAt: null };
+  return { lastSeq, text, runState, detail, attempt: null, maxAttempts: null, retryAt: null, tokens: null };
 }
 
 export function isEnded(model) {
@@ -22,6 +22,7 @@ export function applyEvent(model, kind, data) {
   const next = { ...model, lastSeq: seq };
   if (kind === "delta") {
     next.text = model.text + data.text;
+    next.tokens = null; // counted from the text again until the next end says
   } else if (kind === "status") {
     next.runState = data.state;
     next.detail = data.detail || "";
@@ -32,6 +33,7 @@ export function applyEvent(model, kind, data) {
     next.runState = data.state;
     next.detail = data.detail || "";
     next.retryAt = null;
+    next.tokens = Number.isInteger(data.tokens) ? data.tokens : null;
   }
   return { model: next, outcome: "applied" };
 }
@@ -40,6 +42,18 @@ export function applyEvent(model, kind, data) {
 export function backoffDelayMs(attempt, { baseMs = 500, capMs = 15000, random = Math.random } = {}) {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(Math.max(attempt, 0), 20));
   return Math.round(random() * ceiling);
+}
+
+// The answer's length in tokens: the server's count from the last end event, else the same
+// estimate the server uses while streaming (app/engine/tokens.py: 4 characters a token).
+export function tokenEstimate(text) {
+  return Math.ceil(text.length / 4);
+}
+
+export function tokenLabel(model) {
+  if (!model.text) return "";
+  const tokens = model.tokens ?? tokenEstimate(model.text);
+  return `${tokens} token${tokens === 1 ? "" : "s"}`;
 }
 
 export function urlAfter(url, seq) {

@@ -8,6 +8,8 @@ import {
   initialModel,
   isEnded,
   retryLabel,
+  tokenEstimate,
+  tokenLabel,
   urlAfter,
 } from "../../assets/stream_apply.js";
 
@@ -75,4 +77,16 @@ test("a retrying run counts down to retry_at", () => {
   const model = { ...initialModel(), runState: "retrying", retryAt: "2026-01-01T00:00:12.000Z", attempt: 2, maxAttempts: 6 };
   assert.equal(retryLabel(model, Date.parse("2026-01-01T00:00:00.500Z")), "Retrying in 12 s (attempt 2 of 6)");
   assert.equal(retryLabel({ ...model, runState: "streaming" }, 0), "");
+});
+
+test("the token count is estimated from the text until an end event brings the server's", () => {
+  let model = initialModel();
+  assert.equal(tokenLabel(model), "");
+  model = applyEvent(model, "delta", { seq: 1, text: "Hello" }).model;
+  assert.equal(tokenLabel(model), "2 tokens"); // 5 characters, 4 a token, rounded up
+  model = applyEvent(model, "end", { seq: 2, state: "truncated", detail: "", tokens: 7 }).model;
+  assert.equal(tokenLabel(model), "7 tokens");
+  model = applyEvent(model, "delta", { seq: 3, text: "!" }).model; // a Continue goes on
+  assert.equal(tokenLabel(model), "2 tokens");
+  assert.equal(tokenEstimate("abcd"), 1);
 });
