@@ -87,7 +87,9 @@ class Runner:
         gates: GateSettings = GateSettings(),
         chaos: Chaos | None = None,
         telemetry: Telemetry | None = None,
+        on_end: Callable[[RunRow, End], None] | None = None,
     ) -> None:
+        """``on_end``: told of each drive's end once it is durable (side work such as titles)."""
         self._store = store
         self._history = history
         self._log = log
@@ -109,6 +111,7 @@ class Runner:
         self._retry_now: dict[str, asyncio.Event] = {}  # runs waiting between attempts
         self._chaos = chaos or Chaos(enabled=False)
         self._telemetry = telemetry or Telemetry()
+        self._on_end = on_end
         for name, gate in self._gates.items():
             self._telemetry.watch_gate(name, gate.breaker, gate.slots)
 
@@ -249,6 +252,8 @@ class _Drive:
         r._log.append(run.id, end)
         self.telemetry.run_ended(run.id, run.provider, self.state, end, "".join(self.text_parts), len(self.attempts))
         await r._log.durable()
+        if r._on_end is not None:
+            r._on_end(run, end)
 
     async def _attempt_until_done(self) -> End:
         run, r = self.run_row, self.r

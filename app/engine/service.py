@@ -19,7 +19,8 @@ import httpx
 from app.engine.attempts import Timeouts
 from app.engine.chaos import FAULTS, Chaos, UnknownFault
 from app.engine.db import open_database
-from app.engine.events import LogEvent
+from app.engine.errors import UpstreamError
+from app.engine.events import End, LogEvent
 from app.engine.history import History
 from app.engine.lifecycle_log import LifecycleLog, install_handler
 from app.engine.log import EventLog
@@ -28,7 +29,7 @@ from app.engine.models import utcnow
 from app.engine.providers import Provider, ProviderRegistry, UnknownModel, build_registry
 from app.engine.retry import RetryPolicy
 from app.engine.runner import GateSettings, Runner, RunnerClock
-from app.engine.states import CONTINUABLE_STATES
+from app.engine.states import CONTINUABLE_STATES, RunState
 from app.engine.store import (
     ConversationNotFound, ConversationSettings, MessageNotFound, NewRun, RunParams, RunRow, Store,
 )
@@ -36,6 +37,7 @@ from app.engine.telemetry import StreamWatch, Telemetry
 from app.engine.timeline import (
     MAX_BROWSER_TRACES_PER_RUN, BadClientEvents, check_browser_events, support_report, timeline,
 )
+from app.engine.titles import question_title, suggest_title
 from app.settings import MAX_TEMPERATURE, Settings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -98,6 +100,7 @@ class ChatService:
         self._http: httpx.AsyncClient | None = None
         self._writer: asyncio.Task | None = None
         self._trace_writes: set[asyncio.Task] = set()
+        self._side_work: set[asyncio.Task] = set()  # title suggestions: cancelled at close
         # Metrics on a registry of this service's own; lifecycle lines without message text
         # unless UNBROKEN_LOG_CONTENT is on, and never a key.
         self.telemetry = Telemetry(Metrics(), LifecycleLog(content=settings.log_content, secrets=settings.secrets()))
@@ -140,6 +143,7 @@ class ChatService:
             ),
             chaos=self.chaos,
             telemetry=self.telemetry,
+            on_end=self._after_end,
         )
         budget = self.settings.auto_continue_max if self.settings.auto_continue else 0
         recovered = await self.runner.recover(auto_continue_max=budget)
@@ -150,7 +154,9 @@ class ChatService:
         if self.runner is not None:
             await self.runner.shutdown()
             self.log.close_feeds()
-        await asyncio.gather(*self._trace_writes, return_exceptions=True)
+        for task in self._side_work:
+            task.cancel()
+        await asyncio.gather(*self._trace_writes, *self._side_work, return_exceptions=True)
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
@@ -382,6 +388,32 @@ class ChatService:
         await self.log.durable()
         if not await asyncio.to_thread(self.store.delete_conversation, conversation_id):
             raise NotFound("conversation")
+
+    # -- titles ----------------------------------------------------------------------------
+
+    def _after_end(self, run: RunRow, end: End) -> None:
+        if self.settings.titles == "model" and end.state == RunState.COMPLETE:
+            task = asyncio.create_task(self._suggest_title(run), name=f"title:{run.conversation_id}")
+            self._side_work.add(task)
+            task.add_done_callback(self._side_work.discard)
+
+    async def _suggest_title(self, run: RunRow) -> None:
+        """Once an answer is complete: the model's title for its conversation, while the title
+        is still the question's words (see ``titles``). Best effort: failures are logged."""
+        provider = self.registry.providers.get(run.provider)
+        first = await asyncio.to_thread(self.store.first_question, run.conversation_id)
+        if provider is None or provider.is_demo or not provider.answers_whole or first is None:
+            return
+        title, question = first
+        if title != question_title(question):
+            return  # renamed, or suggested already
+        try:
+            suggested = await suggest_title(provider, run.model, question)
+        except UpstreamError as exc:
+            logger.warning("no title suggested for conversation %s: %s", run.conversation_id, exc.message)
+            return
+        if suggested:
+            await asyncio.to_thread(self.store.replace_title, run.conversation_id, title, suggested)
 
     # -- what happened to a run -------------------------------------------------------------
 

@@ -21,8 +21,7 @@ from sqlmodel import Session
 from app.engine.events import LogEvent
 from app.engine.models import Conversation, Message, Run, RunEvent, RunTrace, utcnow
 from app.engine.states import TERMINAL_STATES, RunState
-
-TITLE_CHARS = 60
+from app.engine.titles import question_title
 
 
 def new_run_id() -> str:
@@ -205,8 +204,7 @@ class Store:
     @staticmethod
     def _conversation_for(session: Session, new: NewRun, now) -> Conversation:
         if new.conversation_id is None:
-            title = " ".join(new.content.split())[:TITLE_CHARS] or "New chat"
-            return Conversation(id=uuid.uuid4().hex, title=title, created_at=now, updated_at=now,
+            return Conversation(id=uuid.uuid4().hex, title=question_title(new.content), created_at=now, updated_at=now,
                                 **dataclasses.asdict(new.settings))
         conversation = session.get(Conversation, new.conversation_id)
         if conversation is None:
@@ -233,6 +231,25 @@ class Store:
         """Set columns of a conversation: ``title`` and the fields of ConversationSettings."""
         with self.engine.begin() as connection:
             result = connection.execute(update(Conversation).where(Conversation.id == conversation_id).values(**values))
+            return result.rowcount == 1
+
+    def first_question(self, conversation_id: str) -> tuple[str, str] | None:
+        """``(title, first question)`` of a conversation, or None when it has no question."""
+        query = (select(Conversation.title, Message.content)
+                 .join(Message, Message.conversation_id == Conversation.id)
+                 .where(Conversation.id == conversation_id, Message.role == "user")
+                 .order_by(Message.position).limit(1))
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return tuple(row) if row else None
+
+    def replace_title(self, conversation_id: str, expected: str, title: str) -> bool:
+        """Set the title only while it is still ``expected`` (a rename in between wins)."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(Conversation).where(Conversation.id == conversation_id, Conversation.title == expected)
+                .values(title=title)
+            )
             return result.rowcount == 1
 
     def show_branch(self, conversation_id: str, message_id: str) -> bool:
