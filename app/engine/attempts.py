@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from app.engine.errors import DeadlineExceeded, IncompleteStream, UpstreamTimeout
 from app.engine.events import End
-from app.engine.providers.base import ChatRequest, Provider, StreamEnd, TextDelta
+from app.engine.providers.base import ChatRequest, Provider, StreamEnd, TextDelta, Usage
 from app.engine.seam import SeamJoiner
 from app.engine.states import RunState
 
@@ -104,6 +104,8 @@ async def stream_attempt(
                 attempt.text_arrived(datetime.now(UTC), loop.time())
                 got_text = True
                 _show(show, joiner.feed(item.text))
+            elif isinstance(item, Usage):
+                attempt.record["usage_tokens"] = item.output_tokens
             elif isinstance(item, StreamEnd):
                 _show(show, joiner.flush())
                 if joiner.removed_chars:

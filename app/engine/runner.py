@@ -202,6 +202,10 @@ class _Drive:
         self.started_s = asyncio.get_running_loop().time()  # the request that started this drive
         self.shown_text = False
         self.drive_chars = 0  # text this drive added: each drive may add up to the run's cap
+        # The answer's tokens: an estimate for text from before this drive, then per finished
+        # attempt the provider's count when it reported one, else the estimate of its text.
+        self.tokens = estimate_tokens(len(text_so_far))
+        self.attempt_chars = 0
 
     @property
     def telemetry(self) -> Telemetry:
@@ -227,6 +231,7 @@ class _Drive:
         self.text_parts.append(text)
         self.r._log.append(self.run_row.id, Delta(text))
         self.drive_chars += len(text)
+        self.attempt_chars += len(text)
         cap = self.run_row.max_tokens
         if cap and estimate_tokens(self.drive_chars) >= cap:
             raise CapReached(cap, estimate_tokens(self.drive_chars))
@@ -248,7 +253,7 @@ class _Drive:
             end = End(RunState.FAILED, "Unbroken hit an internal error; the details are in the server log",
                       error="internal_error")
         r._log.set_attempts(run.id, self.attempts)
-        end = dataclasses.replace(end, tokens=estimate_tokens(sum(map(len, self.text_parts))))
+        end = dataclasses.replace(end, tokens=self.tokens)
         r._log.append(run.id, end)
         self.telemetry.run_ended(run.id, run.provider, self.state, end, "".join(self.text_parts), len(self.attempts))
         await r._log.durable()
@@ -293,6 +298,7 @@ class _Drive:
         run, r = self.run_row, self.r
         prefix = "".join(self.text_parts)
         attempt = self.attempt = Attempt(number=number, started_at=r._clock.now(), prefix_chars=len(prefix))
+        self.attempt_chars = 0
         self.attempts.append(attempt.record)
         # The first attempt of a drive that starts with text is a Continue (or one after a restart).
         self.telemetry.attempt_started(run.id, provider.name, run.model, attempt, requested=number == 1)
@@ -333,12 +339,18 @@ class _Drive:
             if isinstance(exc, RetryableError) and not isinstance(exc, CircuitOpen):
                 gate.breaker.record_failure()
             raise
+        finally:  # whatever ended it (a stop too), its text counts
+            self._count_tokens(attempt)
         gate.breaker.record_success()
         gate.fallback.record(streamed=not plain, cause=None)
         attempt.finish(r._clock.now(), "ok")
         if plain and not end.detail:
             end = dataclasses.replace(end, detail=f"Came in one piece: {provider.name} {plain.removeprefix('its ')}")
         return end
+
+    def _count_tokens(self, attempt: Attempt) -> None:
+        reported = attempt.record.get("usage_tokens")
+        self.tokens += reported if reported is not None else estimate_tokens(self.attempt_chars)
 
     def _close_open_attempt(self, outcome: str) -> None:
         if self.attempts and "ended_at" not in self.attempts[-1]:

@@ -5,7 +5,8 @@ estimates: one token per ``CHARS_PER_TOKEN`` characters, rounded up (the usual r
 for English; code and many other languages take more tokens per character, so there the
 estimate runs low and the provider's own ``max_tokens`` limit stops the answer first). The page
 shows the same estimate live (``tokenEstimate`` in assets/stream_apply.js), and the ``end``
-event carries the server's count.
+event carries the server's count: per attempt, the provider's own (``Usage``) when it sent one,
+else the estimate of that attempt's text.
 
 A run's ``max_tokens`` is its cap, enforced here as well as sent to the provider (some servers
 ignore it): each drive of a run — the first request, each Continue — may add up to the cap;

@@ -24,7 +24,7 @@ from app.engine.errors import (
     UpstreamTimeout,
 )
 from app.engine.providers.anthropic import AnthropicProvider
-from app.engine.providers.base import ChatMessage, ChatRequest, StreamEnd, TextDelta
+from app.engine.providers.base import ChatMessage, ChatRequest, StreamEnd, TextDelta, Usage
 from app.engine.providers.ollama import OllamaProvider
 from app.engine.providers.openai import OpenAIProvider
 from app.engine.providers.openai_responses import OpenAIResponsesProvider
@@ -52,6 +52,7 @@ class Outcome:
     text: str
     ends: list[StreamEnd]
     error: UpstreamError | None
+    usage: list[Usage] = dataclasses.field(default_factory=list, compare=False)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +65,7 @@ async def play(fake: FakeUpstream, name: str, answer: Answer, timeout: httpx.Tim
     fake.set_script(dataclasses.replace(answer, chunk_chars=CHUNK_CHARS))
     fake.calls.clear()
     make, _ = PROVIDERS[name]
-    text, ends, error = "", [], None
+    text, ends, error, usage = "", [], None, []
     async with httpx.AsyncClient(timeout=timeout or httpx.Timeout(10.0)) as client:
         provider = make(client, fake)
         request = ChatRequest((ChatMessage("user", "Tell me about foxes"),), provider.default_model)
@@ -72,11 +73,13 @@ async def play(fake: FakeUpstream, name: str, answer: Answer, timeout: httpx.Tim
             async for item in provider.stream(request):
                 if isinstance(item, TextDelta):
                     text += item.text
+                elif isinstance(item, Usage):
+                    usage.append(item)
                 else:
                     ends.append(item)
         except UpstreamError as exc:
             error = exc
-    return Outcome(text, ends, error)
+    return Outcome(text, ends, error, usage)
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
@@ -84,6 +87,12 @@ async def test_a_clean_answer_arrives_whole_with_one_end(fake, name):
     outcome = await play(fake, name, Answer(text=TEXT))
     assert outcome == Outcome(TEXT, [StreamEnd("stop")], None)
     assert [call["path"] for call in fake.calls] == [PROVIDERS[name][1]]
+
+
+@pytest.mark.parametrize(("name", "reported"), [("openai", []), ("anthropic", [Usage(12)]), ("ollama", [Usage(12)]),
+                                               ("openai-responses", [])])
+async def test_the_providers_own_token_count_is_passed_on_when_it_sends_one(fake, name, reported):
+    assert (await play(fake, name, Answer(text=TEXT))).usage == reported  # the fake's formats report 12
 
 
 @pytest.mark.parametrize("name", PROVIDERS)

@@ -46,3 +46,16 @@ def test_no_cap_no_cut(api_against, upstream):
     run, events = finish(base, created.json()["run_id"])
     assert (run["state"], run["text"]) == ("complete", FULL)
     assert events[-1][2]["tokens"] == estimate_tokens(len(FULL))
+
+
+def test_the_providers_own_count_wins_over_the_estimate(api_against, upstream):
+    # The fake's Anthropic format reports 12 output tokens for any answer; the first attempt drops
+    # before reporting, so its 40 characters count as the estimate.
+    upstream.set_script(Answer(text=FULL[:200], chunk_chars=CHUNK, drop_after_chunks=4),
+                        Answer(text=FULL[40:200], chunk_chars=CHUNK))
+    base = api_against(upstream, "anthropic").url
+    created = httpx.post(f"{base}/api/runs", json={"content": "Tell me", "client_request_id": uuid.uuid4().hex})
+    run, events = finish(base, created.json()["run_id"])
+    assert (run["state"], run["text"]) == ("complete", FULL[:200])
+    assert events[-1][2]["tokens"] == estimate_tokens(40) + 12
+    assert run["attempts"][-1]["usage_tokens"] == 12

@@ -31,7 +31,7 @@ from app.engine.errors import (
     UpstreamError,
     redact,
 )
-from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta
+from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta, usage_of
 from app.engine.providers.wire import StreamingHTTPProvider, as_object, json_object, sse_frames
 from app.engine.sse import SSEMessage
 
@@ -88,7 +88,7 @@ class EventParser:
             return [TextDelta(text)] if text and isinstance(text, str) else []
         if kind == "message_delta":
             self._stop_reason = as_object(event.get("delta")).get("stop_reason") or self._stop_reason
-            return []
+            return usage_of(as_object(event.get("usage")).get("output_tokens"))
         if kind == "message_stop":
             return [StreamEnd(STOP_REASONS.get(self._stop_reason or "end_turn", self._stop_reason))]
         if kind == "error":
@@ -111,6 +111,7 @@ def parse_whole(body: dict, provider: str) -> list[StreamItem]:
     blocks = [as_object(block) for block in body.get("content") or []]
     text = "".join(b["text"] for b in blocks if b.get("type") == "text" and isinstance(b.get("text"), str))
     items: list[StreamItem] = [TextDelta(text)] if text else []
+    items += usage_of(as_object(body.get("usage")).get("output_tokens"))
     stop_reason = body.get("stop_reason")
     if stop_reason:
         items.append(StreamEnd(STOP_REASONS.get(stop_reason, stop_reason)))

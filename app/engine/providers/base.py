@@ -40,7 +40,20 @@ class StreamEnd:
     finish_reason: str  # "stop" | "length" | provider-specific; "length" means truncated
 
 
-StreamItem = TextDelta | StreamEnd
+@dataclasses.dataclass(frozen=True, slots=True)
+class Usage:
+    """The provider's own count of the answer's tokens (this request's output), when it reports one."""
+
+    output_tokens: int
+
+
+StreamItem = TextDelta | StreamEnd | Usage
+
+
+def usage_of(value: object) -> list[Usage]:
+    """``[Usage(n)]`` for a whole number of tokens a provider reported, else ``[]``."""
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return [Usage(value)] if ok else []
 
 
 class Provider(abc.ABC):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import httpx
 
 from app.engine.errors import ServerError, redact
-from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta
+from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta, usage_of
 from app.engine.providers.continuation import messages_with_continuation
 from app.engine.providers.wire import StreamingHTTPProvider, json_object, ndjson_frames
 
@@ -53,6 +53,7 @@ def parse_object(chunk: dict, provider: str) -> list[StreamItem]:
     if content and isinstance(content, str):
         items.append(TextDelta(content))
     if chunk.get("done") is True:
+        items += usage_of(chunk.get("eval_count"))
         items.append(StreamEnd(chunk.get("done_reason") or "stop"))
     return items
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.engine.errors import ServerError, redact
-from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta
+from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta, usage_of
 from app.engine.providers.continuation import messages_with_continuation
 from app.engine.providers.wire import StreamingHTTPProvider, as_object, json_object, sse_frames
 from app.engine.sse import SSEMessage
@@ -47,7 +47,7 @@ def parse_chunk(data: str, provider: str) -> list[StreamItem]:
         error = chunk["error"]
         message = as_object(error).get("message") or str(error)
         raise ServerError(f"{provider} reported an error mid-answer: {redact(str(message))[:300]}", provider=provider)
-    items: list[StreamItem] = []
+    items: list[StreamItem] = usage_of(as_object(chunk.get("usage")).get("completion_tokens"))
     finish_reason = None
     for choice in chunk.get("choices") or []:
         choice = as_object(choice)
@@ -69,6 +69,7 @@ def parse_whole(body: dict, provider: str) -> list[StreamItem]:
     choice = as_object(choices[0])
     content = as_object(choice.get("message")).get("content")
     items: list[StreamItem] = [TextDelta(content)] if content and isinstance(content, str) else []
+    items += usage_of(as_object(body.get("usage")).get("completion_tokens"))
     if choice.get("finish_reason"):
         items.append(StreamEnd(str(choice["finish_reason"])))
     return items

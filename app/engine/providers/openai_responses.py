@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 
 from app.engine.errors import IncompleteStream, QuotaExceeded, RateLimited, ServerError, UpstreamError, redact
-from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta
+from app.engine.providers.base import ChatRequest, StreamEnd, StreamItem, TextDelta, usage_of
 from app.engine.providers.continuation import messages_with_continuation
 from app.engine.providers.openai import OpenAIProvider
 from app.engine.providers.wire import as_object, json_object
@@ -43,12 +43,13 @@ def parse_event(event_name: str, data: str, provider: str) -> list[StreamItem]:
         delta = event.get("delta")
         return [TextDelta(delta)] if delta and isinstance(delta, str) else []
     response = as_object(event.get("response"))
+    usage = usage_of(as_object(response.get("usage")).get("output_tokens"))
     if kind == "response.completed":
-        return [StreamEnd("stop")]
+        return [*usage, StreamEnd("stop")]
     if kind == "response.incomplete":
         reason = as_object(response.get("incomplete_details")).get("reason")
         if reason == "max_output_tokens":
-            return [StreamEnd("length")]
+            return [*usage, StreamEnd("length")]
         raise IncompleteStream(f"{provider} stopped the answer early ({reason or 'no reason given'})",
                                provider=provider)
     if kind == "response.failed":
@@ -71,6 +72,7 @@ def parse_whole(body: dict, provider: str) -> list[StreamItem]:
     )
     items: list[StreamItem] = [TextDelta(text)] if text else []
     if status == "completed":
+        items += usage_of(as_object(body.get("usage")).get("output_tokens"))
         items.append(StreamEnd("stop"))
     elif status == "incomplete":
         items += parse_event("response.incomplete", json.dumps({"response": body}), provider)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from app.engine.errors import BadRequest, ServerError
-from app.engine.providers.base import ChatMessage, ChatRequest, StreamEnd, TextDelta
+from app.engine.providers.base import ChatMessage, ChatRequest, StreamEnd, TextDelta, Usage
 from app.engine.providers.continuation import CONTINUE_INSTRUCTION
 from app.engine.providers.openai import build_payload, parse_chunk
 
@@ -25,7 +25,7 @@ def chunk(content=None, finish_reason=None) -> str:
         (json.dumps({"choices": [{"index": 0, "delta": {"role": "assistant"}}]}), []),
         (chunk(None, "stop"), [StreamEnd("stop")]),
         (chunk("last", "length"), [TextDelta("last"), StreamEnd("length")]),
-        (json.dumps({"choices": [], "usage": {"completion_tokens": 9}}), []),  # include_usage's final chunk
+        (json.dumps({"choices": [], "usage": {"completion_tokens": 9}}), [Usage(9)]),  # include_usage's final chunk
         ("[DONE]", [StreamEnd("stop")]),
     ],
 )
