@@ -83,6 +83,8 @@ class Settings:
     retry_base_delay_s: float = 1.0
     retry_max_delay_s: float = 30.0
     retry_budget_s: float = 180.0
+    # Tokens answers may use per UTC day (None: no budget).
+    daily_token_budget: int | None = None
     # Conversation titles: "question" (its first words) or "model" (suggested after the first answer).
     titles: str = "question"
     # Chaos mode (faults injected on purpose, for demos): on at start, and which faults (empty: all).
@@ -160,6 +162,7 @@ class Settings:
             retry_max_attempts=reader.integer("UNBROKEN_RETRY_MAX_ATTEMPTS", 6, low=1),
             retry_base_delay_s=reader.number("UNBROKEN_RETRY_BASE_DELAY_S", 1.0, low=0.0),
             retry_max_delay_s=reader.number("UNBROKEN_RETRY_MAX_DELAY_S", 30.0, low=0.0),
+            daily_token_budget=reader.integer("UNBROKEN_DAILY_TOKEN_BUDGET", None, low=1),
             titles=reader.choice("UNBROKEN_TITLES", "question", ("question", "model")),
             chaos=reader.choice("UNBROKEN_CHAOS", "off", ("on", "off")) == "on",
             chaos_faults=reader.names("UNBROKEN_CHAOS_FAULTS"),

@@ -129,19 +129,24 @@ export function ResilientStream({
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
   }, [ended, stopUrl]);
+  // Retry and Continue: a refusal (a limit, a state that changed meanwhile) is shown, not swallowed.
+  const [refusal, setRefusal] = useState("");
+  const act = (url) =>
+    fetch(url, { method: "POST" })
+      .then((response) => response.json().then((body) => ({ ok: response.ok, body })))
+      .then(({ ok, body }) => {
+        setRefusal(ok ? "" : (body.error && body.error.message) || "The server refused.");
+        return ok ? body : null;
+      })
+      .catch(() => setRefusal("The server could not be reached; try again."));
   const retry = () =>
-    fetch(retryUrl, { method: "POST" })
-      .then((response) => (response.ok ? response.json() : null))
-      .then((created) => {
-        if (created && created.run_id !== runId && onRetried) onRetried(created.run_id);
-      })
-      .catch(() => undefined);
+    act(retryUrl).then((created) => {
+      if (created && created.run_id !== runId && onRetried) onRetried(created.run_id);
+    });
   const goOn = () =>
-    fetch(continueUrl, { method: "POST" })
-      .then((response) => {
-        if (response.ok) setGeneration((g) => g + 1);
-      })
-      .catch(() => undefined);
+    act(continueUrl).then((continued) => {
+      if (continued) setGeneration((g) => g + 1);
+    });
   const stateLabel = STATE_LABELS[model.runState] ?? model.runState;
   const detail = model.detail && model.detail !== stateLabel ? model.detail : "";
   const connLabel = ended ? "" : connectionLabel(conn, now);
@@ -165,6 +170,11 @@ export function ResilientStream({
         {waitLabel ? <span className="ub-countdown">{waitLabel}</span> : null}
         {detail ? <span className="ub-detail">{detail}</span> : null}
         {connLabel ? <span className="ub-conn">{connLabel}</span> : null}
+        {refusal ? (
+          <span className="ub-refusal" role="alert">
+            {refusal}
+          </span>
+        ) : null}
         {model.text ? (
           <span className="ub-tokens" data-testid="token-count" title="Tokens in this answer (estimated while it streams)">
             {tokenLabel(model)}

@@ -146,6 +146,7 @@ class EventLog:
                     update.state, update.detail = event.state, event.detail
                 if isinstance(event, End):
                     update.finish_reason, update.error = event.finish_reason, event.error
+                    update.tokens = event.tokens
                     update.final_text = "".join(buffer.text_parts)
             if buffer.attempts is not None:
                 update.attempts = buffer.attempts

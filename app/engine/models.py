@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -64,8 +64,9 @@ class Run(SQLModel, table=True):
     error: str | None = None  # the cause code of a failed / interrupted ending
     detail: str = ""  # what the last end event told the user, e.g. why it failed
     attempts: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, default=list))
+    tokens: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))  # as of its last end
     created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class RunEvent(SQLModel, table=True):

@@ -88,8 +88,11 @@ class Runner:
         chaos: Chaos | None = None,
         telemetry: Telemetry | None = None,
         on_end: Callable[[RunRow, End], None] | None = None,
+        budget_left: Callable[[], int | None] | None = None,
     ) -> None:
-        """``on_end``: told of each drive's end once it is durable (side work such as titles)."""
+        """``on_end``: told of each drive's end once it is durable (side work such as titles);
+        ``budget_left``: the tokens today's budget still allows, None for no budget (blocking:
+        called in a thread as each drive starts)."""
         self._store = store
         self._history = history
         self._log = log
@@ -112,6 +115,7 @@ class Runner:
         self._chaos = chaos or Chaos(enabled=False)
         self._telemetry = telemetry or Telemetry()
         self._on_end = on_end
+        self._budget_left = budget_left
         for name, gate in self._gates.items():
             self._telemetry.watch_gate(name, gate.breaker, gate.slots)
 
@@ -206,6 +210,7 @@ class _Drive:
         # attempt the provider's count when it reported one, else the estimate of its text.
         self.tokens = estimate_tokens(len(text_so_far))
         self.attempt_chars = 0
+        self.budget_left: int | None = None  # read as the drive starts
 
     @property
     def telemetry(self) -> Telemetry:
@@ -232,13 +237,17 @@ class _Drive:
         self.r._log.append(self.run_row.id, Delta(text))
         self.drive_chars += len(text)
         self.attempt_chars += len(text)
-        cap = self.run_row.max_tokens
-        if cap and estimate_tokens(self.drive_chars) >= cap:
-            raise CapReached(cap, estimate_tokens(self.drive_chars))
+        counted, cap = estimate_tokens(self.drive_chars), self.run_row.max_tokens
+        if self.budget_left is not None and counted >= self.budget_left:
+            raise CapReached(self.budget_left, counted, budget=True)
+        if cap and counted >= cap:
+            raise CapReached(cap, counted)
 
     async def run(self) -> None:
         run, r = self.run_row, self.r
         try:
+            if r._budget_left is not None:
+                self.budget_left = await asyncio.to_thread(r._budget_left)
             end = await self._attempt_until_done()
         except asyncio.CancelledError:
             if run.id not in r._stop_requested:
@@ -331,8 +340,7 @@ class _Drive:
         except CapReached as reached:  # a whole answer, as far as this run may go: stop reading here
             gate.breaker.record_success()
             attempt.finish(r._clock.now(), "cap")
-            return End(RunState.TRUNCATED, f"Reached the limit of {reached.cap} tokens; Continue goes on",
-                       finish_reason="length")
+            return End(RunState.TRUNCATED, reached.detail, finish_reason="length")
         except UpstreamError as exc:
             attempt.finish(r._clock.now(), exc.cause, status=exc.status, message=exc.message)
             gate.fallback.record(streamed=not plain, cause=exc.cause)

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 
@@ -38,6 +39,7 @@ from app.engine.timeline import (
     MAX_BROWSER_TRACES_PER_RUN, BadClientEvents, check_browser_events, support_report, timeline,
 )
 from app.engine.titles import question_title, suggest_title
+from app.engine.tokens import day_start, seconds_until_next_day
 from app.settings import MAX_TEMPERATURE, Settings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,14 @@ class InputError(ValueError):
 
 class NotFound(LookupError):
     pass
+
+
+class OverLimit(RuntimeError):
+    """A limit refuses the request before anything goes upstream (HTTP 429, with Retry-After)."""
+
+    def __init__(self, code: str, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.code, self.message, self.retry_after_s = code, message, retry_after_s
 
 
 class Conflict(RuntimeError):
@@ -144,6 +154,7 @@ class ChatService:
             chaos=self.chaos,
             telemetry=self.telemetry,
             on_end=self._after_end,
+            budget_left=self._budget_left if self.settings.daily_token_budget else None,
         )
         budget = self.settings.auto_continue_max if self.settings.auto_continue else 0
         recovered = await self.runner.recover(auto_continue_max=budget)
@@ -175,6 +186,7 @@ class ChatService:
             if existing is not None:  # a resend (double click, retried POST): the same run
                 return existing, False
         new = await self._new_run(request)
+        await self._check_budget()
         try:
             run, created = await asyncio.to_thread(self.store.create_run, new)
         except ConversationNotFound:
@@ -307,6 +319,7 @@ class ChatService:
         run = await self.get_run(run_id)
         if run.state not in CONTINUABLE_STATES or self.runner.is_running(run_id):
             raise Conflict("not_continuable", f"A {run.state} answer cannot be continued.")
+        await self._check_budget()
         text = await asyncio.to_thread(self.store.run_text, run_id)
         self.runner.start(run, text_so_far=text)
         return run
@@ -322,6 +335,7 @@ class ChatService:
         crid = client_request_id or f"retry-{uuid.uuid4().hex}"
         if not isinstance(crid, str) or len(crid) > MAX_CLIENT_REQUEST_ID_CHARS:
             raise InputError("bad_client_request_id", "client_request_id must be a short string.")
+        await self._check_budget()
         new, created = await asyncio.to_thread(self.store.create_retry, run, crid)
         if created:
             self.telemetry.run_created(new, retry_of=run.id)
@@ -388,6 +402,24 @@ class ChatService:
         await self.log.durable()
         if not await asyncio.to_thread(self.store.delete_conversation, conversation_id):
             raise NotFound("conversation")
+
+    # -- the daily token budget (tokens.py) -------------------------------------------------
+
+    def _budget_left(self) -> int | None:
+        """Blocking: the tokens today's budget still allows (never below 0), or None without one."""
+        budget = self.settings.daily_token_budget
+        if not budget:
+            return None
+        return max(0, budget - self.store.tokens_since(day_start(datetime.now(UTC))))
+
+    async def _check_budget(self) -> None:
+        if self.settings.daily_token_budget and await asyncio.to_thread(self._budget_left) == 0:
+            raise OverLimit(
+                "token_budget",
+                f"Today's token budget ({self.settings.daily_token_budget} tokens) is used up; "
+                "it renews at 00:00 UTC.",
+                seconds_until_next_day(datetime.now(UTC)),
+            )
 
     # -- titles ----------------------------------------------------------------------------
 

@@ -120,6 +120,7 @@ class RunUpdate:
     detail: str | None = None
     attempts: list[dict] | None = None
     final_text: str | None = None  # written to the run's message when the batch ends the run
+    tokens: int | None = None  # the answer's token count, from its end event
 
 
 class ConversationNotFound(LookupError):
@@ -243,6 +244,12 @@ class Store:
             row = connection.execute(query).first()
         return tuple(row) if row else None
 
+    def tokens_since(self, since: datetime) -> int:
+        """Tokens of the answers that ended (or ended again, after a Continue) since ``since``."""
+        query = select(sqlalchemy.func.coalesce(sqlalchemy.func.sum(Run.tokens), 0)).where(Run.updated_at >= since)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar())
+
     def replace_title(self, conversation_id: str, expected: str, title: str) -> bool:
         """Set the title only while it is still ``expected`` (a rename in between wins)."""
         with self.engine.begin() as connection:
@@ -361,7 +368,7 @@ class Store:
                 )
             for run_id, change in updates.items():
                 values = {"last_seq": change.last_seq, "updated_at": now}
-                for column in ("state", "finish_reason", "error", "detail", "attempts"):
+                for column in ("state", "finish_reason", "error", "detail", "attempts", "tokens"):
                     if getattr(change, column) is not None:
                         values[column] = getattr(change, column)
                 connection.execute(update(Run).where(Run.id == run_id).values(**values))

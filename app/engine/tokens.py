@@ -16,6 +16,9 @@ Continue, which goes on from exactly there.
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
+
 CHARS_PER_TOKEN = 4
 
 
@@ -24,8 +27,31 @@ def estimate_tokens(chars: int) -> int:
 
 
 class CapReached(Exception):
-    """Raised from the runner's text callback: this drive's answer reached its cap."""
+    """Raised from the runner's text callback: this drive's answer reached its cap, or what is
+    left of the daily budget (``budget``)."""
 
-    def __init__(self, cap: int, counted: int) -> None:
-        super().__init__(f"reached the cap of {cap} tokens ({counted} counted)")
-        self.cap, self.counted = cap, counted
+    def __init__(self, cap: int, counted: int, budget: bool = False) -> None:
+        super().__init__(f"reached the {'budget' if budget else 'cap'} of {cap} tokens ({counted} counted)")
+        self.cap, self.counted, self.budget = cap, counted, budget
+
+    @property
+    def detail(self) -> str:
+        if self.budget:
+            return "Reached today's token budget; Continue works again after 00:00 UTC"
+        return f"Reached the limit of {self.cap} tokens; Continue goes on"
+
+
+# -- the daily budget -------------------------------------------------------------------------
+# UNBROKEN_DAILY_TOKEN_BUDGET: the tokens answers may use per UTC day — the one local user's
+# until there are accounts. An answer counts with its count as of its last end (an answer still
+# streaming counts once it ends). It is checked before anything goes upstream (a refusal says
+# when the day renews) and while an answer streams: a drive adds at most what is left, then
+# ends truncated like a cap.
+
+
+def day_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def seconds_until_next_day(now: datetime) -> int:
+    return max(1, math.ceil((day_start(now) + timedelta(days=1) - now).total_seconds()))

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import reflex as rx
 
-from app.engine.service import InputError, NotFound, RunRequest
+from app.engine.service import InputError, NotFound, OverLimit, RunRequest
 from app.runtime import chat_service
 
 
@@ -262,7 +262,7 @@ class ChatState(rx.State):
         the page's notice. Success clears the notice."""
         try:
             result = await call
-        except InputError as exc:
+        except (InputError, OverLimit) as exc:
             self.notice = exc.message
             return False, None
         except NotFound:

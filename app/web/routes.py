@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.engine.service import ChatService, Conflict, InputError, NotFound, RunRequest
+from app.engine.service import ChatService, Conflict, InputError, NotFound, OverLimit, RunRequest
 from app.web.diagnostics import OpenStreams, counted, diagnostics_routes
 from app.web.responses import HTTPProblem, error_response, read_json_object
 from app.web.stream import run_events, run_poll
@@ -33,6 +33,10 @@ def _guard(handler: Handler) -> Handler:
             return error_response(400, exc.code, exc.message)
         except Conflict as exc:
             return error_response(409, exc.code, exc.message)
+        except OverLimit as exc:
+            refused = error_response(429, exc.code, exc.message)
+            refused.headers["Retry-After"] = str(exc.retry_after_s)
+            return refused
         except NotFound as exc:
             return error_response(404, "not_found", f"No such {exc.args[0] if exc.args else 'resource'}.")
 

@@ -59,3 +59,34 @@ def test_the_providers_own_count_wins_over_the_estimate(api_against, upstream):
     assert (run["state"], run["text"]) == ("complete", FULL[:200])
     assert events[-1][2]["tokens"] == estimate_tokens(40) + 12
     assert run["attempts"][-1]["usage_tokens"] == 12
+
+
+def test_the_daily_budget_truncates_while_streaming_then_refuses_before_the_upstream(api_against, upstream):
+    budget = 30
+    upstream.set_script(Answer(text=FULL, chunk_chars=CHUNK))
+    base = api_against(upstream, daily_token_budget=budget).url
+    first = httpx.post(f"{base}/api/runs", json={"content": "Tell me", "client_request_id": uuid.uuid4().hex})
+    run, events = finish(base, first.json()["run_id"])
+    assert (run["state"], run["text"]) == ("truncated", FULL[: budget * CHARS_PER_TOKEN])
+    assert events[-1][2]["detail"] == "Reached today's token budget; Continue works again after 00:00 UTC"
+    calls = len(upstream.calls)
+    for refused in (
+        httpx.post(f"{base}/api/runs", json={"content": "More", "client_request_id": uuid.uuid4().hex}),
+        httpx.post(f"{base}/api/runs/{run['run_id']}/continue"),
+        httpx.post(f"{base}/api/runs/{run['run_id']}/retry"),
+    ):
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "token_budget"
+        assert "token budget (30 tokens) is used up" in refused.json()["error"]["message"]
+        assert 0 < int(refused.headers["Retry-After"]) <= 86400
+    assert len(upstream.calls) == calls  # refused before anything went upstream
+
+
+def test_what_is_left_of_the_budget_caps_the_next_answer(api_against, upstream):
+    upstream.set_script(Answer(text=FULL[:40], chunk_chars=CHUNK), Answer(text=FULL, chunk_chars=CHUNK))
+    base = api_against(upstream, daily_token_budget=30).url
+    first = httpx.post(f"{base}/api/runs", json={"content": "Short", "client_request_id": uuid.uuid4().hex})
+    assert finish(base, first.json()["run_id"])[0]["state"] == "complete"  # 10 tokens used
+    second = httpx.post(f"{base}/api/runs", json={"content": "Long", "client_request_id": uuid.uuid4().hex})
+    run, _ = finish(base, second.json()["run_id"])
+    assert (run["state"], run["text"]) == ("truncated", FULL[: 20 * CHARS_PER_TOKEN])
