@@ -17,7 +17,7 @@
 import { followByPolling } from "./poll_client.js";
 import { backoffDelayMs, urlAfter } from "./stream_apply.js";
 import {
-  FIRST_PING_DEADLINE_MS, QUICK_CLOSES_TO_FALL_BACK, newAttempt, pollUrlFor, probeDelayMs, silenceLimitMs,
+  FIRST_PING_DEADLINE_MS, FIRST_PING_REQUEST_DEADLINE_MS, QUICK_CLOSES_TO_FALL_BACK, newAttempt, pollUrlFor, probeDelayMs, silenceLimitMs,
   streamVerdict,
 } from "./transport_choice.js";
 
@@ -28,7 +28,8 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
   let attempt = 0;
   let retryTimer = null;
   let watchdogTimer = null;
-  let firstPingTimer = null;
+  let firstPingTimer = null; // the deadlines of streamVerdict: after the request,
+  let answerPingTimer = null; // and after the answer
   let stopped = false;
   let attempts = []; // the recent stream connections, for streamVerdict
   let polling = false; // the stream was found unusable: the run is followed by long polling
@@ -44,7 +45,8 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
     clearTimeout(retryTimer);
     clearTimeout(watchdogTimer);
     clearTimeout(firstPingTimer);
-    retryTimer = watchdogTimer = firstPingTimer = null;
+    clearTimeout(answerPingTimer);
+    retryTimer = watchdogTimer = firstPingTimer = answerPingTimer = null;
   }
 
   function closeSource() {
@@ -59,14 +61,22 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
     clearTimeout(watchdogTimer);
     const current = attempts[attempts.length - 1];
     const limitMs = silenceLimitMs(heartbeatMs, Boolean(current && current.firstEventAtMs !== null));
-    watchdogTimer = setTimeout(() => (isEnded() ? finish() : reconnectNow("no heartbeat")), limitMs);
+    watchdogTimer = setTimeout(() => {
+      if (isEnded()) finish();
+      else if (!fellBack()) reconnectNow("no heartbeat");
+    }, limitMs);
   }
 
+  // A ping or log event arrived; false when it showed the stream buffered (now polling).
   function sawEvent(progressed) {
     const current = attempts[attempts.length - 1];
-    if (current.firstEventAtMs === null) current.firstEventAtMs = Date.now();
+    if (current.firstEventAtMs === null) {
+      current.firstEventAtMs = Date.now();
+      if (fellBack()) return false; // the first ping came late: let through by a filling buffer
+    }
     if (progressed) current.progressed = true;
     armWatchdog();
+    return true;
   }
 
   // True when the stream was found unusable and following went over to long polling.
@@ -89,19 +99,22 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
     source = es;
     attempts = [...attempts.slice(-(QUICK_CLOSES_TO_FALL_BACK - 1)), newAttempt(Date.now())];
     armWatchdog();
+    const checkVerdict = () => es === source && fellBack();
     clearTimeout(firstPingTimer);
-    firstPingTimer = setTimeout(() => es === source && fellBack(), FIRST_PING_DEADLINE_MS);
+    firstPingTimer = setTimeout(checkVerdict, FIRST_PING_REQUEST_DEADLINE_MS);
     es.onopen = () => {
       attempt = 0;
       attempts[attempts.length - 1].answeredAtMs = Date.now();
       armWatchdog();
+      clearTimeout(answerPingTimer);
+      answerPingTimer = setTimeout(checkVerdict, FIRST_PING_DEADLINE_MS);
       report("live", backDetail ? { detail: backDetail } : {});
       backDetail = null;
     };
-    es.addEventListener("ping", () => sawEvent(false));
+    es.addEventListener("ping", () => es === source && sawEvent(false));
     for (const kind of EVENT_KINDS) {
       es.addEventListener(kind, (message) => {
-        sawEvent(false);
+        if (es !== source || !sawEvent(false)) return; // polling now: the poll applies this event, once
         let data;
         try {
           data = JSON.parse(message.data);
@@ -194,28 +207,34 @@ export function followRun({ url, getLastSeq, isEnded, heartbeatMs, onEvent, onCo
     probe = null;
   }
 
-  // An event stream in the background, applying nothing: it only has to bring a ping in time.
+  // An event stream in the background, applying nothing: it only has to bring its first ping
+  // promptly after being answered (the same rule as streamVerdict's).
   function startProbe() {
     if (stopped || !polling) return;
     const es = new EventSource(urlAfter(url, getLastSeq()));
+    const record = newAttempt(Date.now());
     probe = es;
-    const giveUp = setTimeout(() => {
+    const failed = () => {
       if (probe !== es) return;
+      clearTimeout(giveUp);
       failedProbes += 1;
       stopProbe();
       scheduleProbe();
-    }, FIRST_PING_DEADLINE_MS);
+    };
+    const giveUp = setTimeout(failed, FIRST_PING_REQUEST_DEADLINE_MS);
+    es.onopen = () => {
+      record.answeredAtMs = Date.now();
+    };
     es.addEventListener("ping", () => {
-      if (probe !== es) return;
+      if (probe !== es || record.firstEventAtMs !== null) return;
+      record.firstEventAtMs = Date.now();
+      if (record.answeredAtMs === null) record.answeredAtMs = record.firstEventAtMs;
+      if (streamVerdict([record], record.firstEventAtMs).unusable) return failed();
       clearTimeout(giveUp);
       switchBack();
     });
     es.onerror = () => {
-      if (probe !== es || es.readyState !== EventSource.CLOSED) return;
-      clearTimeout(giveUp);
-      failedProbes += 1;
-      stopProbe();
-      scheduleProbe();
+      if (es.readyState === EventSource.CLOSED) failed();
     };
   }
 

@@ -1,18 +1,25 @@
 // When the event stream is unusable and the page falls back to long polling: pure rules,
 // no I/O, no timers (stream_client.js keeps the clock and asks these functions).
 //
-// The server writes a `ping` the moment an event stream opens (design.md), so a stream that
-// was answered (EventSource `open`) but brings no ping at all within FIRST_PING_DEADLINE_MS
-// is being held by something between us — a proxy buffering the response. That deadline does
-// not depend on the heartbeat interval: the first ping is not a heartbeat, it is sent at once.
-// 4 s leaves room for a slow link's round trips and is far below the 2 × heartbeat a silent
-// stream is otherwise given (30 s with the default 15 s heartbeat). A stream that is answered
-// and closed again QUICK_CLOSES_TO_FALL_BACK times in a row within QUICK_CLOSE_MS of opening,
-// without bringing a single log event, is unusable too (a proxy that cuts long responses).
+// The server writes a `ping` the moment an event stream opens, in the same breath as the
+// response headers (design.md). So a stream whose first ping comes FIRST_PING_DEADLINE_MS
+// or more after it was answered (EventSource `open`), or FIRST_PING_REQUEST_DEADLINE_MS or
+// more after it was requested — or has not come by then — is being held by something
+// between us: a proxy buffering the response, which lets bytes (headers included, for
+// nginx) through only when a buffer fills. Neither deadline depends on the heartbeat
+// interval: the first ping is not a heartbeat, it is sent at once. 2 s covers a lost
+// segment's retransmission (TCP's initial timeout is 1 s) with room to spare; 4 s from the
+// request also allows for connection set-up. A dead server or network is not silent — it
+// refuses, answers 502 or goes offline, and the stream client reconnects — but a server
+// that takes over 4 s to answer is taken for a buffer (polling then works, only slower,
+// and the probes switch back). A stream that is answered and closed again
+// QUICK_CLOSES_TO_FALL_BACK times in a row within QUICK_CLOSE_MS of opening, without
+// bringing a single log event, is unusable too (a proxy that cuts long responses).
 // A connection that brought log events is usable, however often it breaks: resuming by seq
 // handles that.
 
-export const FIRST_PING_DEADLINE_MS = 4000;
+export const FIRST_PING_DEADLINE_MS = 2000; // after the answer (EventSource open)
+export const FIRST_PING_REQUEST_DEADLINE_MS = 4000; // after the request
 export const QUICK_CLOSE_MS = 2000;
 export const QUICK_CLOSES_TO_FALL_BACK = 3;
 export const PROBE_FIRST_DELAY_MS = 30_000; // while polling, try the event stream again after this,
@@ -32,8 +39,7 @@ export function streamVerdict(attempts, nowMs) {
   const current = attempts[attempts.length - 1];
   if (!current) return { unusable: false };
   if (isBuffered(current, nowMs)) {
-    const seconds = Math.round(FIRST_PING_DEADLINE_MS / 1000);
-    return { unusable: true, detail: `event stream buffered: no heartbeat within ${seconds} s; long polling` };
+    return { unusable: true, detail: "event stream buffered: no prompt heartbeat; long polling" };
   }
   const recent = attempts.slice(-QUICK_CLOSES_TO_FALL_BACK);
   if (recent.length === QUICK_CLOSES_TO_FALL_BACK && recent.every(isQuickClose)) {
@@ -46,12 +52,10 @@ export function streamVerdict(attempts, nowMs) {
 }
 
 function isBuffered(attempt, nowMs) {
-  return (
-    attempt.answeredAtMs !== null &&
-    attempt.firstEventAtMs === null &&
-    attempt.closedAtMs === null &&
-    nowMs - attempt.openedAtMs >= FIRST_PING_DEADLINE_MS
-  );
+  if (attempt.firstEventAtMs === null && attempt.closedAtMs !== null) return false;
+  const firstPingAtMs = attempt.firstEventAtMs ?? nowMs; // none yet: as if it came now
+  const late = (sinceMs, deadlineMs) => sinceMs !== null && firstPingAtMs - sinceMs >= deadlineMs;
+  return late(attempt.answeredAtMs, FIRST_PING_DEADLINE_MS) || late(attempt.openedAtMs, FIRST_PING_REQUEST_DEADLINE_MS);
 }
 
 function isQuickClose(attempt) {
@@ -66,7 +70,7 @@ function isQuickClose(attempt) {
 // How long a stream may stay silent before the watchdog reconnects. Before its first event
 // it is given at least the first-ping deadline, so the buffering verdict comes first.
 export function silenceLimitMs(heartbeatMs, sawEvent) {
-  return sawEvent ? heartbeatMs * 2 : Math.max(FIRST_PING_DEADLINE_MS, heartbeatMs * 2);
+  return sawEvent ? heartbeatMs * 2 : Math.max(FIRST_PING_REQUEST_DEADLINE_MS, heartbeatMs * 2);
 }
 
 // The wait before the next probe of the event stream, after `failedProbes` failed ones.

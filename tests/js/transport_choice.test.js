@@ -2,7 +2,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import {
-  FIRST_PING_DEADLINE_MS, POLL_MIN_SPACING_MS, PROBE_FIRST_DELAY_MS, PROBE_MAX_DELAY_MS, QUICK_CLOSE_MS,
+  FIRST_PING_DEADLINE_MS, FIRST_PING_REQUEST_DEADLINE_MS, POLL_MIN_SPACING_MS, PROBE_FIRST_DELAY_MS, PROBE_MAX_DELAY_MS, QUICK_CLOSE_MS,
   newAttempt, pollDelayMs, pollUrlFor, pollingFinished, probeDelayMs, silenceLimitMs, streamVerdict,
 } from "../../assets/transport_choice.js";
 import { TERMINAL_STATES, connectionLabel } from "../../assets/stream_apply.js";
@@ -11,17 +11,18 @@ import { connectionEvent } from "../../assets/connection_log.js";
 const answered = (openedAtMs, extra = {}) => ({ ...newAttempt(openedAtMs), answeredAtMs: openedAtMs + 50, ...extra });
 
 test("an answered stream with no ping by the deadline is buffered", () => {
-  const attempts = [answered(0)];
-  assert.deepEqual(streamVerdict(attempts, FIRST_PING_DEADLINE_MS - 1), { unusable: false });
-  const verdict = streamVerdict(attempts, FIRST_PING_DEADLINE_MS);
+  const attempts = [answered(0)]; // answered at 50 ms
+  assert.deepEqual(streamVerdict(attempts, 50 + FIRST_PING_DEADLINE_MS - 1), { unusable: false });
+  const verdict = streamVerdict(attempts, 50 + FIRST_PING_DEADLINE_MS);
   assert.equal(verdict.unusable, true);
-  assert.equal(verdict.detail, "event stream buffered: no heartbeat within 4 s; long polling");
+  assert.equal(verdict.detail, "event stream buffered: no prompt heartbeat; long polling");
 });
 
-test("a stream that brought its ping, or was never answered, is not buffered", () => {
-  assert.equal(streamVerdict([answered(0, { firstEventAtMs: 60 })], 60_000).unusable, false);
-  assert.equal(streamVerdict([newAttempt(0)], 60_000).unusable, false); // a dead server: reconnect, not poll
-  assert.equal(streamVerdict([], 0).unusable, false);
+test("a first ping let through late, by a filling buffer, also means buffered", () => {
+  const late = answered(0, { firstEventAtMs: 50 + FIRST_PING_DEADLINE_MS });
+  assert.equal(streamVerdict([late], 50 + FIRST_PING_DEADLINE_MS).unusable, true);
+  const prompt = answered(0, { firstEventAtMs: 50 + FIRST_PING_DEADLINE_MS - 1 });
+  assert.equal(streamVerdict([prompt], 60_000).unusable, false);
 });
 
 test("three quick closes in a row without a log event make the stream unusable", () => {
@@ -43,7 +44,7 @@ test("closes after progress, late closes and failed opens do not count as quick 
 });
 
 test("before its first event a stream gets at least the first-ping deadline", () => {
-  assert.equal(silenceLimitMs(1000, false), FIRST_PING_DEADLINE_MS);
+  assert.equal(silenceLimitMs(1000, false), FIRST_PING_REQUEST_DEADLINE_MS);
   assert.equal(silenceLimitMs(1000, true), 2000);
   assert.equal(silenceLimitMs(15_000, false), 30_000);
 });
@@ -78,7 +79,7 @@ test("the message says when it is in slow connection mode", () => {
 });
 
 test("switching transport records a fallback event each way, and only on the switch", () => {
-  const detail = "event stream buffered: no heartbeat within 4 s; long polling";
+  const detail = "event stream buffered: no prompt heartbeat; long polling";
   assert.deepEqual(connectionEvent({ state: "live" }, { state: "polling", attempt: 0, detail }, 7, 0),
                    { kind: "fallback", after_seq: 7, detail });
   const back = "event stream works again; back to streaming";
