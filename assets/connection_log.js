@@ -36,7 +36,7 @@ function pushBounded(list, item) {
 }
 
 // The log entry a change of connection state deserves, or null. `conn` is what
-// stream_client.js reports: { state, attempt, nextTryAt?, cause? }.
+// stream_client.js reports: { state, attempt, nextTryAt?, cause?, detail? }.
 export function connectionEvent(previous, conn, lastSeq, nowMs) {
   if (conn.state === "reconnecting" && (previous.state !== "reconnecting" || conn.attempt !== previous.attempt)) {
     const event = { after_seq: lastSeq, attempt: conn.attempt };
@@ -44,7 +44,12 @@ export function connectionEvent(previous, conn, lastSeq, nowMs) {
     if (conn.cause) event.cause = conn.cause;
     return { kind: "reconnect", ...event };
   }
-  if (conn.state === "live" && (previous.state === "reconnecting" || previous.state === "offline")) {
+  // A switch of transport (stream_client.js passes a detail only when it switches).
+  if (conn.detail && ((conn.state === "polling" && previous.state !== "polling") || conn.state === "live")) {
+    return { kind: "fallback", after_seq: lastSeq, detail: conn.detail };
+  }
+  if ((conn.state === "live" || conn.state === "polling") &&
+      (previous.state === "reconnecting" || previous.state === "offline")) {
     return { kind: "connected", after_seq: lastSeq };
   }
   if (conn.state === "offline" && previous.state !== "offline") return { kind: "offline", online: false };

@@ -69,9 +69,11 @@ export function retryLabel(model, nowMs) {
   return `Retrying in ${seconds} s${attempt}`;
 }
 
-// What a person reads about the connection, e.g. "Reconnecting… (attempt 3, next try in 4 s)".
+// What a person reads about the connection, e.g. "Reconnecting… (attempt 3, next try in 4 s)",
+// or "Slow connection mode" while the answer is followed by long polling.
 export function connectionLabel(conn, nowMs) {
   if (conn.state === "offline") return "Offline — waiting for the network";
+  if (conn.state === "polling") return "Slow connection mode"; // the event stream is unusable: long polling
   if (conn.state !== "reconnecting") return "";
   const parts = [`attempt ${conn.attempt}`];
   if (conn.nextTryAt) {
