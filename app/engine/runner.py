@@ -320,6 +320,7 @@ class _Drive:
             self.move(RunState.QUEUED, attempt=number, max_attempts=r._policy.max_attempts,
                       detail=f"Waiting for a free {provider.name} slot: {ahead} ahead")
 
+        injected = False
         try:
             gate.breaker.check()
             async with gate.slots.slot(queued):
@@ -336,6 +337,7 @@ class _Drive:
                     timeouts = dataclasses.replace(r._timeouts, first_token_s=r._timeouts.total_s)
                 else:  # the provider itself unless chaos is on
                     asked, timeouts = r._chaos.provider_for(run.id, provider), r._timeouts
+                    injected = asked is not provider  # a fault on purpose says nothing about the path
                 end = await stream_attempt(asked, request, timeouts, deadline, self.add_text, attempt)
         except CapReached as reached:  # a whole answer, as far as this run may go: stop reading here
             gate.breaker.record_success()
@@ -343,7 +345,8 @@ class _Drive:
             return End(RunState.TRUNCATED, reached.detail, finish_reason="length")
         except UpstreamError as exc:
             attempt.finish(r._clock.now(), exc.cause, status=exc.status, message=exc.message)
-            gate.fallback.record(streamed=not plain, cause=exc.cause)
+            if not injected:
+                gate.fallback.record(streamed=not plain, cause=exc.cause)
             if isinstance(exc, RetryableError) and not isinstance(exc, CircuitOpen):
                 gate.breaker.record_failure()
             raise

@@ -4,6 +4,7 @@ same error a real provider failure raises."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from app.engine.chaos import (
 from app.engine.errors import Overloaded, RateLimited, TransportError, UpstreamTimeout
 from app.engine.providers.base import ChatMessage, ChatRequest
 from app.engine.providers.demo import DemoProvider, demo_answer
+from app.engine.service import ChatService, RunRequest
 
 REQUEST = ChatRequest(messages=(ChatMessage("user", "Why?"),), model="demo")
 
@@ -91,3 +93,23 @@ async def test_a_drop_comes_after_the_given_words():
 async def test_a_stall_is_silence_that_the_idle_timeout_ends():
     with pytest.raises(UpstreamTimeout, match="sent nothing more for 0.2 s"):
         await attempt_with("upstream_stall", timeouts=Timeouts(idle_s=0.2))
+
+
+async def test_injected_stream_breaks_never_switch_a_provider_to_plain_requests(settings):
+    service = ChatService(dataclasses.replace(settings, chaos=True, chaos_faults=("upstream_drop",)),
+                          provider=DemoProvider(tokens_per_s=1e6))
+    await service.start()
+    try:
+        for question in [f"question {n}" for n in range(8)]:  # each: one or two drops, then it streams on
+            run, _ = await service.start_run(RunRequest(content=question, client_request_id=question))
+            view = await finished(service, run.id)
+            assert view["text"] == demo_answer(question)
+            assert all(a.get("transport") != "plain" for a in view["attempts"])
+    finally:
+        await service.close()
+
+
+async def finished(service: ChatService, run_id: str) -> dict:
+    async for _ in service.follow(run_id, 0):
+        pass
+    return await service.run_view(run_id)
