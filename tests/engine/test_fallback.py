@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 from app.engine.fallback import StreamFallback
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fakes.clock import Clock
 
 
 def test_two_stream_breaks_in_a_row_switch_to_plain_requests_for_a_while():
@@ -21,9 +14,9 @@ def test_two_stream_breaks_in_a_row_switch_to_plain_requests_for_a_while():
     fallback.record(streamed=True, cause="incomplete_stream")
     assert fallback.plain_reason() == "its streams failed 2 times in a row (incomplete stream)"
     fallback.record(streamed=False, cause=None)  # a plain success says nothing about streams
-    clock.now = 59.9
+    clock.t = 59.9
     assert fallback.plain_reason() is not None
-    clock.now = 60.0
+    clock.t = 60.0
     assert fallback.plain_reason() is None  # streaming is tried again
 
 

@@ -7,14 +7,7 @@ import asyncio
 import pytest
 
 from app.engine.gate import BreakerState, CircuitBreaker, CircuitOpen, SlotQueue
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
+from tests.fakes.clock import Clock
 
 
 def test_the_breaker_opens_after_repeated_failures_and_probes_after_the_cooldown():

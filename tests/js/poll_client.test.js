@@ -15,6 +15,25 @@ function scriptedFetch(answers, asked) {
   };
 }
 
+// Follow a run by polling until it finishes, applying events to a model; returns the model.
+function followToTheEnd(url, onConnection) {
+  let model = initialModel();
+  return new Promise((resolve) => {
+    followByPolling({
+      url,
+      getLastSeq: () => model.lastSeq,
+      isEnded: () => isEnded(model),
+      onEvent: (kind, data) => {
+        const result = applyEvent(model, kind, data);
+        model = result.model;
+        return result.outcome;
+      },
+      onConnection,
+      onFinished: () => resolve(model),
+    });
+  });
+}
+
 test("polls after the last applied seq, applies each seq once and stops after the end", async () => {
   const asked = [];
   const answers = [
@@ -24,22 +43,8 @@ test("polls after the last applied seq, applies each seq once and stops after th
     { state: "complete", events: [] },
   ];
   globalThis.fetch = scriptedFetch(answers, asked);
-  let model = initialModel();
   const states = [];
-  await new Promise((resolve) => {
-    followByPolling({
-      url: "/api/runs/r/poll",
-      getLastSeq: () => model.lastSeq,
-      isEnded: () => isEnded(model),
-      onEvent: (kind, data) => {
-        const result = applyEvent(model, kind, data);
-        model = result.model;
-        return result.outcome;
-      },
-      onConnection: (state) => states.push(state),
-      onFinished: resolve,
-    });
-  });
+  const model = await followToTheEnd("/api/runs/r/poll", (state) => states.push(state));
   assert.equal(model.text, "abc");
   assert.equal(model.runState, "complete");
   assert.deepEqual(asked, ["/api/runs/r/poll?after=0", "/api/runs/r/poll?after=2", "/api/runs/r/poll?after=3",
@@ -51,22 +56,8 @@ test("a failed poll reports reconnecting, and the next success reports polling a
   const asked = [];
   globalThis.fetch = scriptedFetch([new Error("network"), { state: "complete", events: [ev(1, "end", { state: "complete" })] },
                                     { state: "complete", events: [] }], asked);
-  let model = initialModel();
   const states = [];
-  await new Promise((resolve) => {
-    followByPolling({
-      url: "/p",
-      getLastSeq: () => model.lastSeq,
-      isEnded: () => isEnded(model),
-      onEvent: (kind, data) => {
-        const result = applyEvent(model, kind, data);
-        model = result.model;
-        return result.outcome;
-      },
-      onConnection: (state, extra) => states.push([state, extra.cause]),
-      onFinished: resolve,
-    });
-  });
+  await followToTheEnd("/p", (state, extra) => states.push([state, extra.cause]));
   assert.deepEqual(states, [["reconnecting", "a failed poll"], ["polling", undefined]]);
   assert.equal(asked.length, 3);
 });
