@@ -27,12 +27,16 @@ from app.engine.lifecycle_log import LifecycleLog, install_handler
 from app.engine.log import EventLog
 from app.engine.metrics import Metrics
 from app.engine.models import utcnow
-from app.engine.providers import Provider, ProviderRegistry, UnknownModel, build_registry
+from app.engine.providers import Provider, ProviderRegistry, build_registry
 from app.engine.retry import RetryPolicy
+from app.engine.run_input import (
+    MAX_CLIENT_REQUEST_ID_CHARS, MAX_TITLE_CHARS, Conflict, InputError, NotFound, OverLimit, RunRequest, check_settings,
+    run_params,
+)
 from app.engine.runner import GateSettings, Runner, RunnerClock
 from app.engine.states import CONTINUABLE_STATES, RunState
 from app.engine.store import (
-    ConversationNotFound, ConversationSettings, MessageNotFound, NewRun, RunParams, RunRow, Store,
+    ConversationNotFound, ConversationSettings, MessageNotFound, NewRun, RunRow, Store,
 )
 from app.engine.telemetry import StreamWatch, Telemetry
 from app.engine.timeline import (
@@ -40,62 +44,9 @@ from app.engine.timeline import (
 )
 from app.engine.titles import question_title, suggest_title
 from app.engine.tokens import day_start, seconds_until_next_day
-from app.settings import MAX_TEMPERATURE, Settings, SettingsError
+from app.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
-
-MAX_CLIENT_REQUEST_ID_CHARS = 200
-MAX_TITLE_CHARS = 200
-MAX_SYSTEM_PROMPT_CHARS = 20_000
-
-
-class InputError(ValueError):
-    """Input a user or client must fix; ``code`` is machine-readable, the message is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class NotFound(LookupError):
-    pass
-
-
-class OverLimit(RuntimeError):
-    """A limit refuses the request before anything goes upstream (HTTP 429, with Retry-After)."""
-
-    def __init__(self, code: str, message: str, retry_after_s: int) -> None:
-        super().__init__(message)
-        self.code, self.message, self.retry_after_s = code, message, retry_after_s
-
-
-class Conflict(RuntimeError):
-    """The request does not fit the resource's current state (HTTP 409)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclasses.dataclass(frozen=True)
-class RunRequest:
-    """``POST /api/runs`` and the page's Send. Values arrive unchecked; the service checks them.
-
-    ``model``, ``max_tokens``, ``temperature`` and ``system_prompt`` override the
-    conversation's settings for this answer; a new conversation starts with them as its
-    settings. ``edit_of``: the question this one replaces, as a new branch beside it."""
-
-    content: object = None
-    client_request_id: object = None
-    conversation_id: object = None
-    model: object = None
-    max_tokens: object = None
-    temperature: object = None
-    system_prompt: object = None
-    edit_of: object = None
-
 
 class ChatService:
     def __init__(self, settings: Settings, provider: Provider | None = None, clock: RunnerClock = RunnerClock()) -> None:
@@ -230,60 +181,14 @@ class ChatService:
             content=request.content,
             client_request_id=crid,
             conversation_id=request.conversation_id,
-            params=self._params(overrides, saved),
+            params=run_params(self.registry, self.settings, overrides, saved),
             settings=overrides,
             edit_of=request.edit_of,
         )
 
-    def check_settings(self, *, model: object = None, system_prompt: object = None, max_tokens: object = None,
-                       temperature: object = None) -> ConversationSettings:
-        """Check conversation settings as a user sent them; None stays None (the default)."""
-        if model is not None:
-            if not isinstance(model, str) or not model.strip():
-                raise InputError("bad_model", "model must be a non-empty string or null.")
-            try:
-                model = self.registry.resolve(model).id
-            except UnknownModel as exc:
-                raise InputError("unknown_model", str(exc)) from None
-        if system_prompt is not None and (
-            not isinstance(system_prompt, str) or len(system_prompt) > MAX_SYSTEM_PROMPT_CHARS
-        ):
-            raise InputError(
-                "bad_system_prompt", f"system_prompt must be text of at most {MAX_SYSTEM_PROMPT_CHARS} characters."
-            )
-        cap = self.settings.max_tokens_cap
-        if max_tokens is not None and (
-            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= cap
-        ):
-            raise InputError("bad_max_tokens", f"max_tokens must be a whole number from 1 to {cap}.")
-        if temperature is not None:
-            if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not (
-                0 <= temperature <= MAX_TEMPERATURE
-            ):
-                raise InputError("bad_temperature", f"temperature must be a number from 0 to {MAX_TEMPERATURE:g}.")
-            temperature = float(temperature)
-        return ConversationSettings(model=model, system_prompt=system_prompt, max_tokens=max_tokens,
-                                    temperature=temperature)
-
-    def _params(self, overrides: ConversationSettings, saved: ConversationSettings) -> RunParams:
-        """This answer's parameters: what the request says, else the conversation's, else the defaults."""
-        def pick(name: str, default):
-            for source in (overrides, saved):
-                if getattr(source, name) is not None:
-                    return getattr(source, name)
-            return default
-
-        try:
-            choice = self.registry.resolve(pick("model", None))
-        except UnknownModel as exc:  # the conversation's model is no longer configured
-            raise InputError("unknown_model", f"{exc} Pick another model for this conversation.") from None
-        return RunParams(
-            provider=choice.provider,
-            model=choice.model,
-            max_tokens=pick("max_tokens", self.settings.default_max_tokens),
-            temperature=pick("temperature", self.settings.default_temperature),
-            system_prompt=pick("system_prompt", self.settings.system_prompt),
-        )
+    def check_settings(self, **values: object) -> ConversationSettings:
+        """Check conversation settings as a user sent them (``run_input.check_settings``)."""
+        return check_settings(self.registry, self.settings.max_tokens_cap, **values)
 
     async def get_run(self, run_id: str) -> RunRow:
         run = await asyncio.to_thread(self.store.get_run, run_id)

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import reflex as rx
 
-from app.engine.service import InputError, NotFound, OverLimit, RunRequest
+from app.engine.run_input import InputError, NotFound, OverLimit, RunRequest
 from app.runtime import chat_service
 
 

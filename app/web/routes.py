@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.engine.service import ChatService, Conflict, InputError, NotFound, OverLimit, RunRequest
+from app.engine.run_input import Conflict, InputError, NotFound, OverLimit, RunRequest
+from app.engine.service import ChatService
 from app.web.diagnostics import OpenStreams, counted, diagnostics_routes
 from app.web.responses import HTTPProblem, error_response, read_json_object
 from app.web.stream import run_events, run_poll

@@ -18,7 +18,8 @@ from app.engine.chaos import (
 from app.engine.errors import Overloaded, RateLimited, TransportError, UpstreamTimeout
 from app.engine.providers.base import ChatMessage, ChatRequest
 from app.engine.providers.demo import DemoProvider, demo_answer
-from app.engine.service import ChatService, RunRequest
+from app.engine.run_input import RunRequest
+from app.engine.service import ChatService
 
 REQUEST = ChatRequest(messages=(ChatMessage("user", "Why?"),), model="demo")
 

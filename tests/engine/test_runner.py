@@ -11,7 +11,8 @@ import pytest
 from app.engine.errors import AuthError, Overloaded, RateLimited, TransportError
 from app.engine.providers.base import StreamEnd, TextDelta
 from app.engine.runner import RunnerClock
-from app.engine.service import ChatService, RunRequest
+from app.engine.run_input import RunRequest
+from app.engine.service import ChatService
 from tests.fakes.provider import Pause, ScriptedProvider
 
 
@@ -276,7 +277,7 @@ async def test_continue_goes_on_after_a_stop_in_the_same_log(make_service):
 
 
 async def test_a_complete_answer_cannot_be_continued(make_service):
-    from app.engine.service import Conflict
+    from app.engine.run_input import Conflict
 
     service, _ = await make_service([TextDelta("Done."), StreamEnd("stop")])
     run_id = await start(service)

@@ -7,7 +7,8 @@ import dataclasses
 
 from app.engine.errors import RateLimited
 from app.engine.providers.base import StreamEnd, TextDelta
-from app.engine.service import ChatService, RunRequest
+from app.engine.run_input import RunRequest
+from app.engine.service import ChatService
 from tests.fakes.provider import Pause, ScriptedProvider
 from tests.metrics_scrape import Scrape
 
