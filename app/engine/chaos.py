@@ -27,7 +27,7 @@ import random
 from collections.abc import AsyncIterator, Iterable
 
 from app.engine.errors import Overloaded, RateLimited, TransportError
-from app.engine.providers.base import ChatRequest, Provider, StreamItem, TextDelta
+from app.engine.providers.base import ChatRequest, Provider, StreamItem, TextDelta, WrappedProvider
 
 UPSTREAM_FAULTS = ("rate_limit", "overload", "upstream_drop", "upstream_stall")
 FAULTS = (*UPSTREAM_FAULTS, "stream_cut")
@@ -106,14 +106,13 @@ class Chaos:
         return plan
 
 
-class FaultyProvider(Provider):
+class FaultyProvider(WrappedProvider):
     """A provider whose next stream fails with ``fault`` (after ``words`` deltas, for a drop
     or a stall); otherwise it is the wrapped provider."""
 
     def __init__(self, inner: Provider, fault: str, words: int) -> None:
-        self.inner, self.fault, self.words = inner, fault, words
-        self.name, self.label, self.default_model = inner.name, inner.label, inner.default_model
-        self.is_demo = inner.is_demo
+        super().__init__(inner)
+        self.fault, self.words = fault, words
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         said = f"{self.name} (chaos mode)"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 
-from app.engine.providers.base import ChatRequest, Provider, StreamItem
+from app.engine.providers.base import ChatRequest, StreamItem, WrappedProvider
 
 STREAM_BREAKS = frozenset({"transport", "timeout", "incomplete_stream"})
 
@@ -59,13 +59,8 @@ class StreamFallback:
                 self._plain_until = self._clock() + self._hold_s
 
 
-class PlainRequest(Provider):
+class PlainRequest(WrappedProvider):
     """``inner`` asked without streaming, seen as a stream of one piece."""
-
-    def __init__(self, inner: Provider) -> None:
-        self.inner = inner
-        self.name, self.label, self.default_model = inner.name, inner.label, inner.default_model
-        self.is_demo, self.answers_whole = inner.is_demo, inner.answers_whole
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         for item in await self.inner.whole_answer(request):

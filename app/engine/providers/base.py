@@ -72,3 +72,16 @@ class Provider(abc.ABC):
         the provider said it is finished. For paths where streams break but plain requests work
         (``fallback.StreamFallback``); only where ``answers_whole``."""
         raise NotImplementedError(f"{self.name} cannot be asked without streaming")
+
+
+class WrappedProvider(Provider, abc.ABC):
+    """A provider that changes how ``inner`` is asked, under ``inner``'s name and label (the
+    run's attempts, errors and metrics still speak of the real provider)."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.name, self.label, self.default_model = inner.name, inner.label, inner.default_model
+        self.is_demo, self.answers_whole = inner.is_demo, inner.answers_whole
+
+    async def whole_answer(self, request: ChatRequest) -> list[StreamItem]:
+        return await self.inner.whole_answer(request)
