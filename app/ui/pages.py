@@ -45,6 +45,16 @@ def _button(label: str, aria_label: str, on_click, **attrs) -> rx.Component:
                         custom_attrs={"aria-label": aria_label, **attrs}, class_name="ub-button")
 
 
+def _form_actions(label: str, aria_label: str, cancel_aria_label: str, on_cancel,
+                  class_name: str = "ub-button") -> rx.Component:
+    """A form's submit button and its Cancel, in a row."""
+    return rx.el.div(
+        rx.el.button(label, type="submit", custom_attrs={"aria-label": aria_label}, class_name=class_name),
+        _button("Cancel", cancel_aria_label, on_cancel),
+        class_name="ub-row",
+    )
+
+
 def _header() -> rx.Component:
     title = rx.el.h1(rx.cond(ChatState.title != "", ChatState.title, "New chat"), class_name="ub-title")
     rename_form = rx.form(
@@ -114,12 +124,7 @@ def _settings_panel() -> rx.Component:
             ),
             rx.el.p("Blank fields use the defaults. The settings apply to the next answers of this conversation.",
                     class_name="ub-hint"),
-            rx.el.div(
-                rx.el.button("Save", type="submit", custom_attrs={"aria-label": "Save settings"},
-                             class_name="ub-button"),
-                _button("Cancel", "Cancel settings", ChatState.toggle_settings),
-                class_name="ub-row",
-            ),
+            _form_actions("Save", "Save settings", "Cancel settings", ChatState.toggle_settings),
             on_submit=ChatState.save_settings,
             class_name="ub-settings",
             custom_attrs={"aria-label": "Conversation settings form"},
@@ -200,12 +205,7 @@ def _question(message: MessageItem) -> rx.Component:
                        enter_key_submit=True, class_name="ub-composer-input",
                        custom_attrs={"aria-label": "Edit question"}),
         rx.el.input(type="hidden", name="client_request_id", value=ChatState.draft_id),
-        rx.el.div(
-            rx.el.button("Send", type="submit", custom_attrs={"aria-label": "Send edited question"},
-                         class_name="ub-button ub-send"),
-            _button("Cancel", "Cancel edit", ChatState.cancel_edit),
-            class_name="ub-row",
-        ),
+        _form_actions("Send", "Send edited question", "Cancel edit", ChatState.cancel_edit, "ub-button ub-send"),
         on_submit=ChatState.send_edit,
         class_name="ub-edit",
     )
