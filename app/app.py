@@ -11,6 +11,7 @@ from app.runtime import chat_service
 from app.ui.diagnostics import diagnostics_page
 from app.ui.pages import chat_page
 from app.ui.state import ChatState
+from app.web.access import AccessGate
 from app.web.routes import api_routes
 
 
@@ -25,7 +26,8 @@ async def engine_lifespan():
 
 
 app = rx.App(
-    api_transformer=Starlette(routes=api_routes(chat_service())),
+    # Our routes are mounted over Reflex's; the gate then wraps them all (pages, websocket, API).
+    api_transformer=[Starlette(routes=api_routes(chat_service())), lambda asgi: AccessGate(asgi, chat_service())],
     stylesheets=["/unbroken.css"],
 )
 app.register_lifespan_task(engine_lifespan)

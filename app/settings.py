@@ -9,6 +9,7 @@ are prefixed ``UNBROKEN_``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 
@@ -20,6 +21,8 @@ DEFAULT_ANTHROPIC_MODEL = "claude-sonnet-4-5"
 DEFAULT_OLLAMA_MODEL = "llama3.2"
 OPENAI_APIS = ("chat", "responses")
 DEMO_MODES = ("auto", "on", "off")
+AUTH_MODES = ("none", "password", "proxy")
+SIGNUP_MODES = ("open", "invite", "closed")
 MAX_TEMPERATURE = 2.0  # the widest range providers accept (OpenAI); Anthropic caps at 1
 
 
@@ -31,6 +34,21 @@ class SettingsError(ValueError):
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     port: int = 3000
+    host: str = "127.0.0.1"  # the address the app binds (scripts/run)
+    # Who may use the instance: "none" (one person, loopback only), "password" (local
+    # accounts) or "proxy" (a user header set by a reverse proxy at a trusted address).
+    auth: str = "none"
+    trusted_proxies: tuple[str, ...] = ()  # addresses or networks, e.g. 127.0.0.1, 10.0.0.0/8
+    proxy_user_header: str = "Remote-User"
+    signup: str = "invite"  # until an admin changes it on the admin page
+    session_days: float = 30.0
+    login_max_failures: int = 5  # failed sign-ins (per name and per address) before a lockout
+    login_lockout_s: float = 60.0  # doubled for every further failure
+    # Origins (scheme://host[:port]) other than the app's own that may call the API with credentials.
+    allowed_origins: tuple[str, ...] = ()
+    # Per-user limits (an admin can set others per user).
+    messages_per_minute: int = 60
+    concurrent_runs: int = 2
     # Providers: each one is on when its key or address is set; the demo when none is (auto).
     openai_api_key: str | None = dataclasses.field(default=None, repr=False)
     openai_base_url: str | None = None
@@ -109,6 +127,18 @@ class Settings:
             return self.demo == "on"
         return not (self.openai_enabled or self.anthropic_enabled or self.ollama_enabled)
 
+    def check_exposure(self) -> None:
+        """Refuse an instance without authentication on an address other people can reach."""
+        if self.auth == "none" and not _is_loopback(self.host):
+            raise SettingsError(
+                f"UNBROKEN_HOST={self.host} makes Unbroken reachable from other machines, but UNBROKEN_AUTH is "
+                "none (no login). Set UNBROKEN_AUTH=password (local accounts) or UNBROKEN_AUTH=proxy (a login "
+                "proxy in front), or bind to 127.0.0.1."
+            )
+        if self.auth == "proxy" and not self.trusted_proxies:
+            raise SettingsError("UNBROKEN_AUTH=proxy needs UNBROKEN_TRUSTED_PROXIES: the addresses of the proxy "
+                                "that sets the user header (e.g. 127.0.0.1).")
+
     def secrets(self) -> tuple[str, ...]:
         """Every configured key, for masking."""
         return tuple(k for k in (self.openai_api_key, self.anthropic_api_key) if k)
@@ -118,9 +148,20 @@ class Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
         max_tokens_cap = reader.integer("UNBROKEN_MAX_TOKENS_CAP", 32_768, low=1)
-        return cls(
+        settings = cls(
             database_url=reader.text("DATABASE_URL", DEFAULT_DATABASE_URL),
             port=reader.integer("PORT", 3000, low=1, high=65535),
+            host=reader.text("UNBROKEN_HOST", "127.0.0.1"),
+            auth=reader.choice("UNBROKEN_AUTH", "none", AUTH_MODES),
+            trusted_proxies=reader.networks("UNBROKEN_TRUSTED_PROXIES"),
+            proxy_user_header=reader.text("UNBROKEN_PROXY_USER_HEADER", "Remote-User"),
+            signup=reader.choice("UNBROKEN_SIGNUP", "invite", SIGNUP_MODES),
+            session_days=reader.number("UNBROKEN_SESSION_DAYS", 30.0, low=0.01),
+            login_max_failures=reader.integer("UNBROKEN_LOGIN_MAX_FAILURES", 5, low=1),
+            login_lockout_s=reader.number("UNBROKEN_LOGIN_LOCKOUT_S", 60.0, low=0.0),
+            allowed_origins=reader.origins("UNBROKEN_ALLOWED_ORIGINS"),
+            messages_per_minute=reader.integer("UNBROKEN_MESSAGES_PER_MINUTE", 60, low=1),
+            concurrent_runs=reader.integer("UNBROKEN_CONCURRENT_RUNS", 2, low=1),
             openai_api_key=reader.optional("OPENAI_API_KEY"),
             openai_base_url=reader.optional("OPENAI_BASE_URL"),
             openai_model=reader.text("OPENAI_MODEL", DEFAULT_OPENAI_MODEL),
@@ -168,6 +209,17 @@ class Settings:
             chaos_faults=reader.names("UNBROKEN_CHAOS_FAULTS"),
             retry_budget_s=reader.number("UNBROKEN_RETRY_BUDGET_S", 180.0, low=0.0),
         )
+        settings.check_exposure()
+        return settings
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,6 +236,23 @@ class _Reader:
     def names(self, name: str) -> tuple[str, ...]:
         """A comma-separated list, e.g. ``OPENAI_MODELS=gpt-4o-mini,gpt-4o``."""
         return tuple(part.strip() for part in (self.optional(name) or "").split(",") if part.strip())
+
+    def networks(self, name: str) -> tuple[str, ...]:
+        """Addresses or networks (``127.0.0.1, 10.0.0.0/8``), each checked."""
+        for value in self.names(name):
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise SettingsError(f"{name}: {value!r} is not an address or network") from None
+        return self.names(name)
+
+    def origins(self, name: str) -> tuple[str, ...]:
+        """Origins as browsers send them: ``https://chat.example.com`` (no path, no slash)."""
+        for value in self.names(name):
+            scheme, _, rest = value.partition("://")
+            if scheme not in ("http", "https") or not rest or "/" in rest:
+                raise SettingsError(f"{name}: {value!r} is not an origin like https://chat.example.com")
+        return self.names(name)
 
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = (self.optional(name) or default).lower()

@@ -49,9 +49,11 @@ class History:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def conversations(self, search: str = "", limit: int = 200) -> list[ConversationSummary]:
-        """Newest first; with ``search``, those whose title or any message contains it (any case)."""
-        query = select(Conversation.id, Conversation.title, Conversation.updated_at)
+    def conversations(self, user_id: str, search: str = "", limit: int = 200) -> list[ConversationSummary]:
+        """The user's, newest first; with ``search``, those whose title or any message contains
+        it (any case)."""
+        query = select(Conversation.id, Conversation.title, Conversation.updated_at).where(
+            Conversation.user_id == user_id)
         if search.strip():
             pattern = f"%{_escape_like(search.strip())}%"
             in_messages = select(Message.conversation_id).where(Message.content.ilike(pattern, escape="\\"))
@@ -60,16 +62,18 @@ class History:
         with self.engine.connect() as connection:
             return [ConversationSummary(*row) for row in connection.execute(query)]
 
-    def conversation(self, conversation_id: str) -> ConversationSummary | None:
+    def conversation(self, conversation_id: str, user_id: str) -> ConversationSummary | None:
+        """The conversation, or None when it does not exist or is another user's."""
         query = select(Conversation.id, Conversation.title, Conversation.updated_at).where(
-            Conversation.id == conversation_id
+            Conversation.id == conversation_id, Conversation.user_id == user_id
         )
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
             return ConversationSummary(*row) if row else None
 
-    def messages(self, conversation_id: str) -> list[MessageView]:
-        """The branch on screen: from the first question to the conversation's current leaf."""
+    def messages(self, conversation_id: str, user_id: str) -> list[MessageView]:
+        """The branch on screen: from the first question to the conversation's current leaf
+        (nothing when the conversation is another user's)."""
         query = (
             select(Message.id, Message.parent_id, Message.role, Message.content, Message.run_id, Run.state,
                    Run.provider, Run.detail, Run.last_seq)
@@ -77,10 +81,12 @@ class History:
             .where(Message.conversation_id == conversation_id)
             .order_by(Message.position)
         )
-        leaf_query = select(Conversation.current_leaf_id).where(Conversation.id == conversation_id)
+        leaf_query = select(Conversation.current_leaf_id).where(
+            Conversation.id == conversation_id, Conversation.user_id == user_id)
         with self.engine.connect() as connection:
-            rows = {row.id: row for row in connection.execute(query)}
-            leaf_id = connection.execute(leaf_query).scalar()
+            owner_leaf = connection.execute(leaf_query).first()
+            rows = {row.id: row for row in connection.execute(query)} if owner_leaf else {}
+        leaf_id = owner_leaf[0] if owner_leaf else None
         if not rows:
             return []
         children: dict[str | None, list[str]] = {}

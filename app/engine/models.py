@@ -1,16 +1,20 @@
-"""SQLModel tables: conversation, message, run and the run event log.
+"""SQLModel tables: conversation, message, run and the run event log; users and what signs
+them in (sessions, API tokens, invites); instance-wide settings.
 
 A conversation holds messages; an assistant message is produced by a run; a run owns an
 append-only log of events ``(run_id, seq)`` with seq 1, 2, 3 … and no gaps. The log is the
 source of truth for an answer: ``message.content`` of an assistant message is a snapshot
 written in the same commit as the run's ``end`` event, for listing and search.
+
+Every conversation and run belongs to a user (``user_id``; a message through its
+conversation). With authentication off, that user is the ``local`` one.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, Index, Integer, Text
+from sqlalchemy import JSON, Boolean, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -18,8 +22,63 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+LOCAL_USER_ID = "local"  # the one user of an instance without authentication
+
+
+class User(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    name: str = Field(unique=True)  # the login name, lower case
+    password_hash: str | None = None  # argon2; None for proxy users and the local user
+    is_admin: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="0"))
+    disabled: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default="0"))
+    # Per-user limits; None: the instance's default.
+    messages_per_minute: int | None = None
+    concurrent_runs: int | None = None
+    daily_token_budget: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuthSession(SQLModel, table=True):
+    """A browser's sign-in. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "auth_session"
+    id: str = Field(primary_key=True)  # sha256 of the token
+    user_id: str = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
+class ApiToken(SQLModel, table=True):
+    """A user's token for the HTTP API (``Authorization: Bearer``); shown once, stored hashed."""
+
+    __tablename__ = "api_token"
+    id: str = Field(primary_key=True)  # a short public id, to list and revoke it
+    user_id: str = Field(foreign_key="user.id", index=True)
+    name: str
+    token_hash: str = Field(unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+
+
+class Invite(SQLModel, table=True):
+    id: str = Field(primary_key=True)  # sha256 of the code
+    created_by: str = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_by: str | None = None
+
+
+class InstanceSetting(SQLModel, table=True):
+    """Settings an admin changes at run time (sign-up mode, provider keys and models)."""
+
+    __tablename__ = "instance_setting"
+    key: str = Field(primary_key=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
 class Conversation(SQLModel, table=True):
     id: str = Field(primary_key=True)
+    user_id: str = Field(index=True)
     title: str
     # The last message of the branch on screen: the conversation shows the path from its first
     # message to this one (messages form a tree; an edited question or a regenerated answer
@@ -50,7 +109,9 @@ class Message(SQLModel, table=True):
 class Run(SQLModel, table=True):
     id: str = Field(primary_key=True)  # unguessable: 128 random bits
     conversation_id: str = Field(foreign_key="conversation.id", index=True)
+    user_id: str = Field(index=True)
     message_id: str = Field(foreign_key="message.id")
+    # "<user id>/<the client's id>": one client's resend finds its run, never another user's.
     client_request_id: str = Field(unique=True)
     provider: str
     model: str
@@ -93,3 +154,4 @@ class RunTrace(SQLModel, table=True):
 
 
 Index("ix_message_conversation_position", Message.conversation_id, Message.position)
+Index("ix_run_user_created", Run.user_id, Run.created_at)

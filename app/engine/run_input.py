@@ -1,6 +1,7 @@
 """What callers send the service, and how it is checked: the run request, conversation
 settings, the parameters an answer is asked with, and the refusals callers map to HTTP statuses
-and page notices (``InputError`` 400, ``NotFound`` 404, ``Conflict`` 409, ``OverLimit`` 429).
+and page notices (``InputError`` 400, ``Forbidden`` 403, ``NotFound`` 404, ``Conflict`` 409,
+``TooLarge`` 413, ``OverLimit`` 429).
 
 Values arrive unchecked (``object``) from JSON bodies and forms; the functions here turn them
 into typed values or raise ``InputError`` with words a person can act on.
@@ -30,6 +31,18 @@ class InputError(ValueError):
 
 class NotFound(LookupError):
     pass
+
+
+class Forbidden(PermissionError):
+    """The actor may not do this at all (an admin's action); the message says who may."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TooLarge(InputError):
+    """Input over a size limit (HTTP 413)."""
 
 
 class OverLimit(RuntimeError):

@@ -88,11 +88,11 @@ class Runner:
         chaos: Chaos | None = None,
         telemetry: Telemetry | None = None,
         on_end: Callable[[RunRow, End], None] | None = None,
-        budget_left: Callable[[], int | None] | None = None,
+        budget_left: Callable[[str], int | None] | None = None,
     ) -> None:
         """``on_end``: told of each drive's end once it is durable (side work such as titles);
-        ``budget_left``: the tokens today's budget still allows, None for no budget (blocking:
-        called in a thread as each drive starts)."""
+        ``budget_left``: the tokens today's budget still allows a user (by id), None for no
+        budget (blocking: called in a thread as each drive starts)."""
         self._store = store
         self._history = history
         self._log = log
@@ -247,7 +247,7 @@ class _Drive:
         run, r = self.run_row, self.r
         try:
             if r._budget_left is not None:
-                self.budget_left = await asyncio.to_thread(r._budget_left)
+                self.budget_left = await asyncio.to_thread(r._budget_left, run.user_id)
             end = await self._attempt_until_done()
         except asyncio.CancelledError:
             if run.id not in r._stop_requested:

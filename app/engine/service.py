@@ -4,6 +4,9 @@
 what users send (one set of rules for every entry point), and hands out replays. It has a
 lifecycle: ``start()`` opens the database, recovers unfinished runs and starts the log
 writer; ``close()`` stops runs and flushes the log. Constructing it does no I/O.
+
+Every call on behalf of somebody takes their ``Actor`` first: a conversation or run of
+another user is ``NotFound``, exactly like an id that does not exist.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import httpx
 
+from app.engine.accounts import Accounts, Actor
 from app.engine.attempts import Timeouts
 from app.engine.chaos import FAULTS, Chaos, UnknownFault
 from app.engine.db import open_database
@@ -24,14 +27,15 @@ from app.engine.errors import UpstreamError
 from app.engine.events import End, LogEvent
 from app.engine.history import History
 from app.engine.lifecycle_log import LifecycleLog, install_handler
+from app.engine.limits import RunLimits
 from app.engine.log import EventLog
 from app.engine.metrics import Metrics
 from app.engine.models import utcnow
 from app.engine.providers import Provider, ProviderRegistry, build_registry
 from app.engine.retry import RetryPolicy
 from app.engine.run_input import (
-    MAX_CLIENT_REQUEST_ID_CHARS, MAX_TITLE_CHARS, Conflict, InputError, NotFound, OverLimit, RunRequest, check_settings,
-    run_params,
+    MAX_CLIENT_REQUEST_ID_CHARS, MAX_TITLE_CHARS, Conflict, Forbidden, InputError, NotFound, RunRequest, TooLarge,
+    check_settings, run_params,
 )
 from app.engine.runner import GateSettings, Runner, RunnerClock
 from app.engine.states import CONTINUABLE_STATES, RunState
@@ -43,7 +47,6 @@ from app.engine.timeline import (
     MAX_BROWSER_TRACES_PER_RUN, BadClientEvents, check_browser_events, support_report, timeline,
 )
 from app.engine.titles import question_title, suggest_title
-from app.engine.tokens import day_start, seconds_until_next_day
 from app.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,11 @@ class ChatService:
         self.registry: ProviderRegistry | None = ProviderRegistry([(provider, ())]) if provider else None
         self.store: Store | None = None
         self.history: History | None = None
+        self.accounts: Accounts | None = None
+        self.limits: RunLimits | None = None
+        # Checking a user's limits and starting their answer happen under the user's lock, so
+        # two requests at once cannot both pass a limit that only one of them fits.
+        self._user_locks: dict[str, asyncio.Lock] = {}
         self.log: EventLog | None = None
         self.runner: Runner | None = None
         self._http: httpx.AsyncClient | None = None
@@ -74,6 +82,8 @@ class ChatService:
         install_handler()
         engine = await asyncio.to_thread(open_database, self.settings.database_url)
         self.store, self.history = Store(engine), History(engine)
+        self.accounts = Accounts(engine, self.settings.signup, self.settings.session_days)
+        self.limits = RunLimits(self.store, self.accounts, self.settings)
         self.log = EventLog(self.store, self.settings.log_flush_interval_s, self.telemetry)
         self._writer = asyncio.create_task(self.log.run_writer(), name="event-log-writer")
         self._http = httpx.AsyncClient(
@@ -105,7 +115,7 @@ class ChatService:
             chaos=self.chaos,
             telemetry=self.telemetry,
             on_end=self._after_end,
-            budget_left=self._budget_left if self.settings.daily_token_budget else None,
+            budget_left=self.limits.budget_left,
         )
         budget = self.settings.auto_continue_max if self.settings.auto_continue else 0
         recovered = await self.runner.recover(auto_continue_max=budget)
@@ -129,31 +139,36 @@ class ChatService:
 
     # -- runs ------------------------------------------------------------------------------
 
-    async def start_run(self, request: RunRequest) -> tuple[RunRow, bool]:
-        """Start an answer; the same ``client_request_id`` returns the same run, never a second one."""
+    async def start_run(self, actor: Actor, request: RunRequest) -> tuple[RunRow, bool]:
+        """Start an answer; the same ``client_request_id`` returns the same run, never a second
+        one. Refused (``OverLimit``) before anything goes upstream when a limit is reached."""
         crid = request.client_request_id
         if isinstance(crid, str) and crid:
-            existing = await asyncio.to_thread(self.store.run_for_request, crid)
+            existing = await asyncio.to_thread(self.store.run_for_request, actor.id, crid)
             if existing is not None:  # a resend (double click, retried POST): the same run
                 return existing, False
-        new = await self._new_run(request)
-        await self._check_budget()
-        try:
-            run, created = await asyncio.to_thread(self.store.create_run, new)
-        except ConversationNotFound:
-            raise NotFound("conversation") from None
-        except MessageNotFound:
-            raise NotFound("message") from None
+        new = await self._new_run(actor, request)
+        async with self._user_lock(actor):
+            await asyncio.to_thread(self.limits.check_new_message, actor.id)
+            try:
+                run, created = await asyncio.to_thread(self.store.create_run, new)
+            except ConversationNotFound:
+                raise NotFound("conversation") from None
+            except MessageNotFound:
+                raise NotFound("message") from None
         if created:
             self.telemetry.run_created(run, content=request.content)
             self.runner.start(run)
         return run, created
 
-    async def _new_run(self, request: RunRequest) -> NewRun:
+    def _user_lock(self, actor: Actor) -> asyncio.Lock:
+        return self._user_locks.setdefault(actor.id, asyncio.Lock())
+
+    async def _new_run(self, actor: Actor, request: RunRequest) -> NewRun:
         if not isinstance(request.content, str) or not request.content.strip():
             raise InputError("empty_content", "The message is empty.")
         if len(request.content) > self.settings.max_content_chars:
-            raise InputError(
+            raise TooLarge(
                 "content_too_long", f"The message is longer than {self.settings.max_content_chars} characters."
             )
         crid = request.client_request_id
@@ -174,10 +189,11 @@ class ChatService:
                 raise InputError("bad_edit_of", "edit_of needs the conversation_id of the question it edits.")
             saved = ConversationSettings()
         else:
-            saved = await asyncio.to_thread(self.store.conversation_settings, request.conversation_id)
+            saved = await asyncio.to_thread(self.store.conversation_settings, request.conversation_id, actor.id)
             if saved is None:
                 raise NotFound("conversation")
         return NewRun(
+            user_id=actor.id,
             content=request.content,
             client_request_id=crid,
             conversation_id=request.conversation_id,
@@ -190,15 +206,16 @@ class ChatService:
         """Check conversation settings as a user sent them (``run_input.check_settings``)."""
         return check_settings(self.registry, self.settings.max_tokens_cap, **values)
 
-    async def get_run(self, run_id: str) -> RunRow:
+    async def get_run(self, actor: Actor, run_id: str) -> RunRow:
+        """The actor's run; ``NotFound`` for an unknown id and for another user's run alike."""
         run = await asyncio.to_thread(self.store.get_run, run_id)
-        if run is None:
+        if run is None or run.user_id != actor.id:
             raise NotFound("run")
         return run
 
-    async def run_view(self, run_id: str) -> dict:
+    async def run_view(self, actor: Actor, run_id: str) -> dict:
         """``GET /api/runs/{id}``: the run as the contract shows it."""
-        run = await self.get_run(run_id)
+        run = await self.get_run(actor, run_id)
         text = await asyncio.to_thread(self.store.run_text, run_id)
         return {
             "run_id": run.id,
@@ -214,25 +231,26 @@ class ChatService:
             "model": run.model,
         }
 
-    async def stop_run(self, run_id: str) -> None:
+    async def stop_run(self, actor: Actor, run_id: str) -> None:
         """Stop an answer, keeping its text as persisted; 404 for an unknown run."""
-        await self.get_run(run_id)
+        await self.get_run(actor, run_id)
         await self.runner.stop(run_id)
 
-    async def continue_run(self, run_id: str) -> RunRow:
+    async def continue_run(self, actor: Actor, run_id: str) -> RunRow:
         """Go on with a stopped, truncated or interrupted answer: same run, same log."""
-        run = await self.get_run(run_id)
+        run = await self.get_run(actor, run_id)
         if run.state not in CONTINUABLE_STATES or self.runner.is_running(run_id):
             raise Conflict("not_continuable", f"A {run.state} answer cannot be continued.")
-        await self._check_budget()
-        text = await asyncio.to_thread(self.store.run_text, run_id)
-        self.runner.start(run, text_so_far=text)
+        async with self._user_lock(actor):
+            await asyncio.to_thread(self.limits.check_continue, actor.id)
+            text = await asyncio.to_thread(self.store.run_text, run_id)
+            self.runner.start(run, text_so_far=text)
         return run
 
-    async def retry_run(self, run_id: str, client_request_id: str | None = None) -> tuple[RunRow, bool]:
+    async def retry_run(self, actor: Actor, run_id: str, client_request_id: str | None = None) -> tuple[RunRow, bool]:
         """Retry: while the run waits between attempts, its next attempt starts now (same run);
         once it has ended, a new answer to the same question starts (a new run)."""
-        run = await self.get_run(run_id)
+        run = await self.get_run(actor, run_id)
         if not run.state.is_terminal:
             if self.runner.retry_now(run_id):
                 return run, False
@@ -240,16 +258,24 @@ class ChatService:
         crid = client_request_id or f"retry-{uuid.uuid4().hex}"
         if not isinstance(crid, str) or len(crid) > MAX_CLIENT_REQUEST_ID_CHARS:
             raise InputError("bad_client_request_id", "client_request_id must be a short string.")
-        await self._check_budget()
-        new, created = await asyncio.to_thread(self.store.create_retry, run, crid)
-        if created:
-            self.telemetry.run_created(new, retry_of=run.id)
-            self.runner.start(new)
+        existing = await asyncio.to_thread(self.store.run_for_request, actor.id, crid)
+        if existing is not None:
+            return existing, False
+        async with self._user_lock(actor):
+            await asyncio.to_thread(self.limits.check_new_message, actor.id)
+            new, created = await asyncio.to_thread(self.store.create_retry, run, crid)
+            if created:
+                self.telemetry.run_created(new, retry_of=run.id)
+                self.runner.start(new)
         return new, created
 
     # -- conversations -----------------------------------------------------------------------
 
-    async def update_conversation(self, conversation_id: str, changes: dict) -> None:
+    async def conversations(self, actor: Actor, search: str = "") -> list:
+        """The actor's conversations, newest first (``History.conversations``)."""
+        return await asyncio.to_thread(self.history.conversations, actor.id, search)
+
+    async def update_conversation(self, actor: Actor, conversation_id: str, changes: dict) -> None:
         """Rename and/or change settings: ``title`` and the ConversationSettings fields; a
         setting set to None goes back to the default. Unknown keys are refused."""
         unknown = set(changes) - {"title", *ConversationSettings.__dataclass_fields__}
@@ -267,16 +293,16 @@ class ChatService:
         if not values:
             raise InputError("nothing_to_change", "Send at least one of title, model, system_prompt, max_tokens, "
                                                   "temperature.")
-        if not await asyncio.to_thread(self.store.update_conversation, conversation_id, **values):
+        if not await asyncio.to_thread(self.store.update_conversation, conversation_id, actor.id, **values):
             raise NotFound("conversation")
 
-    async def conversation_view(self, conversation_id: str) -> dict:
+    async def conversation_view(self, actor: Actor, conversation_id: str) -> dict:
         """``GET /api/conversations/{id}``: its settings and the branch on screen."""
-        summary = await asyncio.to_thread(self.history.conversation, conversation_id)
+        summary = await asyncio.to_thread(self.history.conversation, conversation_id, actor.id)
         if summary is None:
             raise NotFound("conversation")
-        settings = await asyncio.to_thread(self.store.conversation_settings, conversation_id)
-        messages = await asyncio.to_thread(self.history.messages, conversation_id)
+        settings = await asyncio.to_thread(self.store.conversation_settings, conversation_id, actor.id)
+        messages = await asyncio.to_thread(self.history.messages, conversation_id, actor.id)
         return {
             "id": summary.id,
             "title": summary.title,
@@ -293,38 +319,20 @@ class ChatService:
             ],
         }
 
-    async def show_branch(self, conversation_id: str, message_id: object) -> None:
+    async def show_branch(self, actor: Actor, conversation_id: str, message_id: object) -> None:
         """Show the branch through ``message_id`` (one of the versions of a turn)."""
         if not isinstance(message_id, str):
             raise InputError("bad_message_id", "message_id must be a string.")
-        if not await asyncio.to_thread(self.store.show_branch, conversation_id, message_id):
+        if not await asyncio.to_thread(self.store.show_branch, conversation_id, actor.id, message_id):
             raise NotFound("message")
 
-    async def delete_conversation(self, conversation_id: str) -> None:
+    async def delete_conversation(self, actor: Actor, conversation_id: str) -> None:
         """Stop its unfinished answers, then delete it with everything it holds."""
-        for run_id in await asyncio.to_thread(self.store.conversation_run_ids, conversation_id):
+        for run_id in await asyncio.to_thread(self.store.conversation_run_ids, conversation_id, actor.id):
             await self.runner.stop(run_id)
         await self.log.durable()
-        if not await asyncio.to_thread(self.store.delete_conversation, conversation_id):
+        if not await asyncio.to_thread(self.store.delete_conversation, conversation_id, actor.id):
             raise NotFound("conversation")
-
-    # -- the daily token budget (tokens.py) -------------------------------------------------
-
-    def _budget_left(self) -> int | None:
-        """Blocking: the tokens today's budget still allows (never below 0), or None without one."""
-        budget = self.settings.daily_token_budget
-        if not budget:
-            return None
-        return max(0, budget - self.store.tokens_since(day_start(datetime.now(UTC))))
-
-    async def _check_budget(self) -> None:
-        if self.settings.daily_token_budget and await asyncio.to_thread(self._budget_left) == 0:
-            raise OverLimit(
-                "token_budget",
-                f"Today's token budget ({self.settings.daily_token_budget} tokens) is used up; "
-                "it renews at 00:00 UTC.",
-                seconds_until_next_day(datetime.now(UTC)),
-            )
 
     # -- titles ----------------------------------------------------------------------------
 
@@ -374,10 +382,10 @@ class ChatService:
         if not task.cancelled() and task.exception() is not None:
             logger.warning("could not store a run trace: %s", task.exception())
 
-    async def record_browser_events(self, run_id: str, report: dict) -> int:
+    async def record_browser_events(self, actor: Actor, run_id: str, report: dict) -> int:
         """Store what a browser reports about its connection to a run (``timeline.check_browser_events``);
         returns how many were kept (a run keeps at most MAX_BROWSER_TRACES_PER_RUN of them)."""
-        await self.get_run(run_id)
+        await self.get_run(actor, run_id)
         try:
             checked = check_browser_events(report, received_at=utcnow())
         except BadClientEvents as exc:
@@ -386,19 +394,21 @@ class ChatService:
             self.store.add_traces, run_id, "browser", checked, MAX_BROWSER_TRACES_PER_RUN
         )
 
-    async def run_timeline(self, run_id: str) -> list[dict]:
-        run = await self.get_run(run_id)
+    async def run_timeline(self, actor: Actor, run_id: str) -> list[dict]:
+        run = await self.get_run(actor, run_id)
         return timeline(run, await asyncio.to_thread(self.store.traces, run_id))
 
-    async def run_report(self, run_id: str) -> dict:
-        run = await self.get_run(run_id)
+    async def run_report(self, actor: Actor, run_id: str) -> dict:
+        run = await self.get_run(actor, run_id)
         traces = await asyncio.to_thread(self.store.traces, run_id)
         provider = self.registry.providers.get(run.provider)
         label = provider.label if provider else f"{run.provider} (no longer configured)"
         return support_report(run, traces, label, self.settings.secrets())
 
-    def set_chaos(self, body: dict) -> dict:
-        """Switch chaos mode: ``{"enabled": bool, "faults": [name, …] (optional)}``."""
+    def set_chaos(self, actor: Actor, body: dict) -> dict:
+        """Switch chaos mode (admins only): ``{"enabled": bool, "faults": [name, …] (optional)}``."""
+        if not actor.is_admin:
+            raise Forbidden("Only an admin can switch chaos mode.")
         unknown = body.keys() - {"enabled", "faults"}
         if unknown:
             raise InputError("unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}.")

@@ -1,5 +1,9 @@
 """Database access for runs, their event log and the conversations they belong to.
 
+Conversations and runs are read and changed on behalf of a user: every lookup by id that a
+caller could have chosen takes the ``user_id`` too, and another user's row is reported as
+missing, exactly like an id that does not exist.
+
 Plain synchronous functions over one SQLAlchemy engine; async callers run them with
 ``asyncio.to_thread`` so the event loop never waits on SQLite. The log writer is the only
 code that appends events (``write_batch``); everything else reads or creates.
@@ -19,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.engine.events import LogEvent
-from app.engine.models import Conversation, Message, Run, RunEvent, RunTrace, utcnow
+from app.engine.models import LOCAL_USER_ID, Conversation, Message, Run, RunEvent, RunTrace, utcnow
 from app.engine.states import TERMINAL_STATES, RunState
 from app.engine.titles import question_title
 
@@ -27,6 +31,11 @@ from app.engine.titles import question_title
 def new_run_id() -> str:
     """128 random bits, URL-safe: a run id cannot be guessed."""
     return secrets.token_urlsafe(16)
+
+
+def request_key(user_id: str, client_request_id: str) -> str:
+    """The stored form of a client's request id: unique per user, not across users."""
+    return f"{user_id}/{client_request_id}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,8 +61,9 @@ class ConversationSettings:
 
 @dataclasses.dataclass(frozen=True)
 class NewRun:
+    user_id: str
     content: str
-    client_request_id: str
+    client_request_id: str  # as the client sent it
     conversation_id: str | None
     params: RunParams
     # For a new conversation: the settings it starts with.
@@ -82,6 +92,7 @@ class RunRow:
     attempts: list[dict]
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    user_id: str = LOCAL_USER_ID
 
     @property
     def params(self) -> RunParams:
@@ -106,6 +117,7 @@ class RunRow:
             attempts=list(run.attempts or []),
             created_at=run.created_at,
             updated_at=run.updated_at,
+            user_id=run.user_id,
         )
 
 
@@ -159,21 +171,21 @@ class Store:
                 position = self._next_position(session, conversation.id)
                 question = Message(id=uuid.uuid4().hex, conversation_id=conversation.id, parent_id=parent_id,
                                    position=position, role="user", content=new.content, created_at=now)
-                run = self._new_answer(session, conversation, question.id, position + 1, new.client_request_id,
-                                       new.params, now)
+                run = self._new_answer(session, conversation, question.id, position + 1,
+                                       request_key(new.user_id, new.client_request_id), new.params, now)
                 session.add(question)
                 session.commit()
                 return RunRow.of(run), True
         except sqlalchemy.exc.IntegrityError:
             # A concurrent request with the same client_request_id won the race.
-            existing = self.run_for_request(new.client_request_id)
+            existing = self.run_for_request(new.user_id, new.client_request_id)
             if existing is None:
                 raise
             return existing, False
 
     def create_retry(self, original: RunRow, client_request_id: str) -> tuple[RunRow, bool]:
         """A new answer to the question ``original`` answered: a sibling of its answer, shown."""
-        existing = self.run_for_request(client_request_id)
+        existing = self.run_for_request(original.user_id, client_request_id)
         if existing is not None:
             return existing, False
         now = utcnow()
@@ -181,8 +193,8 @@ class Store:
             conversation = session.get(Conversation, original.conversation_id)
             question_id = session.get(Message, original.message_id).parent_id
             position = self._next_position(session, conversation.id)
-            run = self._new_answer(session, conversation, question_id, position, client_request_id, original.params,
-                                   now)
+            run = self._new_answer(session, conversation, question_id, position,
+                                   request_key(original.user_id, client_request_id), original.params, now)
             session.commit()
             return RunRow.of(run), True
 
@@ -192,7 +204,7 @@ class Store:
         """An answer placeholder under ``question_id``, its run, and the branch switched to it."""
         answer = Message(id=uuid.uuid4().hex, conversation_id=conversation.id, parent_id=question_id,
                          position=position, role="assistant", created_at=now)
-        run = Run(id=new_run_id(), conversation_id=conversation.id, message_id=answer.id,
+        run = Run(id=new_run_id(), conversation_id=conversation.id, user_id=conversation.user_id, message_id=answer.id,
                   client_request_id=client_request_id, provider=params.provider, model=params.model,
                   max_tokens=params.max_tokens, temperature=params.temperature, system_prompt=params.system_prompt,
                   state=RunState.QUEUED, created_at=now, updated_at=now)
@@ -205,10 +217,10 @@ class Store:
     @staticmethod
     def _conversation_for(session: Session, new: NewRun, now) -> Conversation:
         if new.conversation_id is None:
-            return Conversation(id=uuid.uuid4().hex, title=question_title(new.content), created_at=now, updated_at=now,
-                                **dataclasses.asdict(new.settings))
+            return Conversation(id=uuid.uuid4().hex, user_id=new.user_id, title=question_title(new.content),
+                                created_at=now, updated_at=now, **dataclasses.asdict(new.settings))
         conversation = session.get(Conversation, new.conversation_id)
-        if conversation is None:
+        if conversation is None or conversation.user_id != new.user_id:
             raise ConversationNotFound(new.conversation_id)
         return conversation
 
@@ -220,18 +232,19 @@ class Store:
 
     # -- conversations -----------------------------------------------------------------------
 
-    def conversation_settings(self, conversation_id: str) -> ConversationSettings | None:
+    def conversation_settings(self, conversation_id: str, user_id: str) -> ConversationSettings | None:
         with Session(self.engine) as session:
             conversation = session.get(Conversation, conversation_id)
-            if conversation is None:
+            if conversation is None or conversation.user_id != user_id:
                 return None
             return ConversationSettings(conversation.model, conversation.system_prompt, conversation.max_tokens,
                                         conversation.temperature)
 
-    def update_conversation(self, conversation_id: str, **values) -> bool:
+    def update_conversation(self, conversation_id: str, user_id: str, **values) -> bool:
         """Set columns of a conversation: ``title`` and the fields of ConversationSettings."""
         with self.engine.begin() as connection:
-            result = connection.execute(update(Conversation).where(Conversation.id == conversation_id).values(**values))
+            result = connection.execute(update(Conversation).where(
+                Conversation.id == conversation_id, Conversation.user_id == user_id).values(**values))
             return result.rowcount == 1
 
     def first_question(self, conversation_id: str) -> tuple[str, str] | None:
@@ -244,9 +257,24 @@ class Store:
             row = connection.execute(query).first()
         return tuple(row) if row else None
 
-    def tokens_since(self, since: datetime) -> int:
-        """Tokens of the answers that ended (or ended again, after a Continue) since ``since``."""
-        query = select(sqlalchemy.func.coalesce(sqlalchemy.func.sum(Run.tokens), 0)).where(Run.updated_at >= since)
+    def tokens_since(self, since: datetime, user_id: str) -> int:
+        """A user's tokens in answers that ended (or ended again, after a Continue) since ``since``."""
+        query = select(sqlalchemy.func.coalesce(sqlalchemy.func.sum(Run.tokens), 0)).where(
+            Run.updated_at >= since, Run.user_id == user_id)
+        with self.engine.connect() as connection:
+            return int(connection.execute(query).scalar())
+
+    def starts_since(self, user_id: str, since: datetime, limit: int) -> list[datetime]:
+        """When the user's runs since ``since`` were created, oldest first, at most ``limit``."""
+        query = (select(Run.created_at).where(Run.user_id == user_id, Run.created_at >= since)
+                 .order_by(Run.created_at.desc()).limit(limit))
+        with self.engine.connect() as connection:
+            return sorted(connection.execute(query).scalars())
+
+    def unfinished_count(self, user_id: str) -> int:
+        """The user's runs not yet ended (queued, streaming, waiting to retry …)."""
+        query = select(sqlalchemy.func.count()).select_from(Run).where(
+            Run.user_id == user_id, Run.state.not_in([str(state) for state in TERMINAL_STATES]))
         with self.engine.connect() as connection:
             return int(connection.execute(query).scalar())
 
@@ -259,11 +287,13 @@ class Store:
             )
             return result.rowcount == 1
 
-    def show_branch(self, conversation_id: str, message_id: str) -> bool:
+    def show_branch(self, conversation_id: str, user_id: str, message_id: str) -> bool:
         """Show the branch through ``message_id``: down to its newest leaf. False if no such message."""
         with Session(self.engine) as session:
             rows = session.execute(
-                select(Message.id, Message.parent_id).where(Message.conversation_id == conversation_id)
+                select(Message.id, Message.parent_id)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.conversation_id == conversation_id, Conversation.user_id == user_id)
                 .order_by(Message.position)
             ).all()
             if message_id not in {id for id, _ in rows}:
@@ -277,14 +307,18 @@ class Store:
             session.commit()
             return True
 
-    def conversation_run_ids(self, conversation_id: str) -> list[str]:
+    def conversation_run_ids(self, conversation_id: str, user_id: str) -> list[str]:
+        query = select(Run.id).where(Run.conversation_id == conversation_id, Run.user_id == user_id)
         with self.engine.connect() as connection:
-            return list(connection.execute(select(Run.id).where(Run.conversation_id == conversation_id)).scalars())
+            return list(connection.execute(query).scalars())
 
-    def delete_conversation(self, conversation_id: str) -> bool:
+    def delete_conversation(self, conversation_id: str, user_id: str) -> bool:
         """Delete a conversation with its messages, runs and their logs, in one transaction."""
         runs = select(Run.id).where(Run.conversation_id == conversation_id)
+        owned = select(Conversation.id).where(Conversation.id == conversation_id, Conversation.user_id == user_id)
         with self.engine.begin() as connection:
+            if connection.execute(owned).first() is None:
+                return False
             connection.execute(delete(RunTrace).where(RunTrace.run_id.in_(runs)))
             connection.execute(delete(RunEvent).where(RunEvent.run_id.in_(runs)))
             connection.execute(delete(Run).where(Run.conversation_id == conversation_id))
@@ -292,9 +326,10 @@ class Store:
             result = connection.execute(delete(Conversation).where(Conversation.id == conversation_id))
             return result.rowcount == 1
 
-    def run_for_request(self, client_request_id: str) -> RunRow | None:
+    def run_for_request(self, user_id: str, client_request_id: str) -> RunRow | None:
+        key = request_key(user_id, client_request_id)
         with Session(self.engine) as session:
-            run = session.execute(select(Run).where(Run.client_request_id == client_request_id)).scalars().first()
+            run = session.execute(select(Run).where(Run.client_request_id == key)).scalars().first()
             return RunRow.of(run) if run else None
 
     def get_run(self, run_id: str) -> RunRow | None:

@@ -32,10 +32,30 @@ def _sidebar() -> rx.Component:
         ),
         rx.el.div(
             rx.link("Connection diagnostics", href="/diagnostics", class_name="ub-diag-link"),
+            _account(),
             class_name="ub-sidebar-footer",
         ),
         class_name="ub-sidebar",
         aria_label="Conversations",
+    )
+
+
+def _account() -> rx.Component:
+    """Who is signed in, and the way out (a plain form: the session cookie is HttpOnly)."""
+    return rx.cond(
+        ChatState.auth_mode != "none",
+        rx.el.div(
+            rx.el.span(ChatState.user_name, class_name="ub-user-name", data_testid="user-name"),
+            rx.cond(ChatState.is_admin, rx.link("Admin", href="/admin", class_name="ub-admin-link")),
+            rx.cond(
+                ChatState.auth_mode == "password",
+                rx.el.form(
+                    rx.el.button("Sign out", type="submit", class_name="ub-button", data_testid="sign-out"),
+                    action="/auth/logout", method="post",
+                ),
+            ),
+            class_name="ub-account",
+        ),
     )
 
 

@@ -1,5 +1,11 @@
 """The chat page's Reflex state: the conversation list, the open conversation's messages and
-what the composer sends. Coarse facts only — answer text streams outside state."""
+what the composer sends. Coarse facts only — answer text streams outside state.
+
+Every event first finds out who is asking (``_signed_in``) from the headers of the page's
+websocket handshake, by the same rule as the HTTP API (``identity.identify``); a signed-out
+page is sent to /login, and every engine call carries the actor, so another user's
+conversation reads as one that does not exist.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,9 @@ from typing import TypeVar
 
 import reflex as rx
 
-from app.engine.run_input import InputError, NotFound, OverLimit, RunRequest
+from app.engine.accounts import Actor
+from app.engine.identity import Credentials, identify
+from app.engine.run_input import Forbidden, InputError, NotFound, OverLimit, RunRequest
 from app.runtime import chat_service
 
 
@@ -61,6 +69,7 @@ def _parse(text: object, kind: type, message: str):
         raise InputError("bad_setting", message) from None
 
 GONE_NOTICE = "This conversation does not exist (or was deleted)."
+SIGN_IN = "/login"
 
 
 class ChatState(rx.State):
@@ -70,6 +79,9 @@ class ChatState(rx.State):
     title: str = ""
     notice: str = ""
     is_demo: bool = False
+    user_name: str = ""
+    is_admin: bool = False
+    auth_mode: str = "none"
     chaos_on: bool = False  # faults are being injected on purpose (read when the page loads)
     models: list[ModelItem] = []
     model: str = ""
@@ -93,6 +105,14 @@ class ChatState(rx.State):
     default_max_tokens: str = ""
     default_temperature: str = ""
 
+    async def _signed_in(self) -> Actor | None:
+        """Who sent this event: from the websocket handshake's cookie, token or proxy header
+        (checked again for every event, so a sign-out or a disabled account takes effect)."""
+        service = chat_service()
+        headers = {name.lower(): value for name, value in self.router.headers.raw_headers.items()}
+        credentials = Credentials.from_headers(headers, headers.get("asgi-scope-client"), service.settings)
+        return await asyncio.to_thread(identify, service.settings, service.accounts, credentials)
+
     def _route_conversation_id(self) -> str:
         parts = self.router.url.path.strip("/").split("/")
         return parts[1] if len(parts) == 2 and parts[0] == "c" else ""
@@ -101,6 +121,10 @@ class ChatState(rx.State):
     async def load(self):
         """on_load of both pages: read the list and, on /c/<id>, that conversation."""
         service = chat_service()
+        actor = await self._signed_in()
+        if actor is None:
+            return rx.redirect(SIGN_IN)
+        self.user_name, self.is_admin, self.auth_mode = actor.name, actor.is_admin, service.settings.auth
         registry = service.registry
         self.is_demo = registry.has_demo
         self.chaos_on = service.chaos.enabled
@@ -116,13 +140,13 @@ class ChatState(rx.State):
         self.draft_id = self.draft_id or uuid.uuid4().hex
         self.current_id = self._route_conversation_id()
         if self.current_id:
-            await self._load_settings()
+            await self._load_settings(actor)
         else:  # a new chat starts from the defaults
             self.system_prompt = self.max_tokens = self.temperature = ""
-        await self._refresh()
+        await self._refresh(actor)
 
-    async def _load_settings(self) -> None:
-        saved = await asyncio.to_thread(chat_service().store.conversation_settings, self.current_id)
+    async def _load_settings(self, actor: Actor) -> None:
+        saved = await asyncio.to_thread(chat_service().store.conversation_settings, self.current_id, actor.id)
         if saved is None:
             return  # _refresh says it is gone
         if saved.model in {m.id for m in self.models}:
@@ -133,21 +157,24 @@ class ChatState(rx.State):
     @rx.event
     async def refresh(self, _new_run_id: str = ""):
         """Re-read the open conversation (a retry added an answer)."""
-        await self._refresh()
+        actor = await self._signed_in()
+        if actor is None:
+            return rx.redirect(SIGN_IN)
+        await self._refresh(actor)
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, actor: Actor) -> None:
         history = chat_service().history
-        summaries = await asyncio.to_thread(history.conversations, self.search)
+        summaries = await asyncio.to_thread(history.conversations, actor.id, self.search)
         self.conversations = [ConversationItem(c.id, c.title) for c in summaries]
         if not self.current_id:
             self.title, self.messages = "", []
             return
-        conversation = await asyncio.to_thread(history.conversation, self.current_id)
+        conversation = await asyncio.to_thread(history.conversation, self.current_id, actor.id)
         if conversation is None:
             self.title, self.messages = "", []
             self.notice = GONE_NOTICE
             return
-        views = await asyncio.to_thread(history.messages, self.current_id)
+        views = await asyncio.to_thread(history.messages, self.current_id, actor.id)
         self.title = conversation.title
         self.messages = [
             MessageItem(v.id, v.role, v.content, v.run_id or "", str(v.run_state or ""), v.provider == "demo",
@@ -158,6 +185,9 @@ class ChatState(rx.State):
 
     @rx.event
     async def send(self, form: dict):
+        actor = await self._signed_in()
+        if actor is None:
+            return rx.redirect(SIGN_IN)
         new_conversation = {}
         if not self.current_id:  # it starts with the settings chosen before the first message
             ok, settings = self._form_settings({"system_prompt": self.system_prompt, "max_tokens": self.max_tokens,
@@ -172,11 +202,14 @@ class ChatState(rx.State):
             model=form.get("model") or None,
             **new_conversation,
         )
-        return await self._start(request)
+        return await self._start(actor, request)
 
     @rx.event
     async def send_edit(self, form: dict):
         """Resend an edited question: a new branch beside the original, which stays reachable."""
+        actor = await self._signed_in()
+        if actor is None:
+            return rx.redirect(SIGN_IN)
         request = RunRequest(
             content=form.get("content", ""),
             client_request_id=form.get("client_request_id") or self.draft_id or uuid.uuid4().hex,
@@ -184,10 +217,10 @@ class ChatState(rx.State):
             model=self.model or None,
             edit_of=self.editing_id or None,
         )
-        return await self._start(request)
+        return await self._start(actor, request)
 
-    async def _start(self, request: RunRequest):
-        ok, started = await self._engine(chat_service().start_run(request))
+    async def _start(self, actor: Actor, request: RunRequest):
+        ok, started = await self._engine(chat_service().start_run(actor, request))
         if not ok:
             return None
         self.draft_id = uuid.uuid4().hex
@@ -195,7 +228,7 @@ class ChatState(rx.State):
         self.model = request.model or self.model
         if not self.current_id:
             return rx.redirect(f"/c/{started[0].conversation_id}")
-        await self._refresh()
+        await self._refresh(actor)
         return None
 
     @rx.event
@@ -209,8 +242,11 @@ class ChatState(rx.State):
     @rx.event
     async def show_version(self, message_id: str):
         """Show another version of a turn, with the branch that follows it."""
-        if message_id and (await self._engine(chat_service().show_branch(self.current_id, message_id)))[0]:
-            await self._refresh()
+        actor = await self._signed_in()
+        if actor is None:
+            return rx.redirect(SIGN_IN)
+        if message_id and (await self._engine(chat_service().show_branch(actor, self.current_id, message_id)))[0]:
+            await self._refresh(actor)
 
     @rx.event
     def new_chat(self):
@@ -224,11 +260,14 @@ class ChatState(rx.State):
 
     @rx.event
     async def save_settings(self, form: dict):
+        actor = await self._signed_in()
+        if actor is None:
+            return rx.redirect(SIGN_IN)
         ok, settings = self._form_settings(form)
         if not ok:
             return
         if self.current_id and not (await self._engine(
-            chat_service().update_conversation(self.current_id, settings)
+            chat_service().update_conversation(actor, self.current_id, settings)
         ))[0]:
             return
         self.system_prompt = settings["system_prompt"] or ""
@@ -238,9 +277,12 @@ class ChatState(rx.State):
     @rx.event
     async def choose_model(self, model: str):
         """The model picker: remembered by the open conversation for its next answers."""
+        actor = await self._signed_in()
+        if actor is None:
+            return rx.redirect(SIGN_IN)
         self.model = model
         if self.current_id:
-            await self._engine(chat_service().update_conversation(self.current_id, {"model": model}))
+            await self._engine(chat_service().update_conversation(actor, self.current_id, {"model": model}))
 
     def _form_settings(self, form: dict) -> tuple[bool, dict]:
         """The settings form's text → checked values (blank = the default), or a notice."""
@@ -262,7 +304,7 @@ class ChatState(rx.State):
         the page's notice. Success clears the notice."""
         try:
             result = await call
-        except (InputError, OverLimit) as exc:
+        except (InputError, OverLimit, Forbidden) as exc:
             self.notice = exc.message
             return False, None
         except NotFound:
@@ -275,8 +317,11 @@ class ChatState(rx.State):
 
     @rx.event
     async def search_conversations(self, form: dict):
+        actor = await self._signed_in()
+        if actor is None:
+            return rx.redirect(SIGN_IN)
         self.search = str(form.get("q", ""))
-        await self._refresh()
+        await self._refresh(actor)
 
     @rx.event
     def toggle_rename(self):
@@ -284,11 +329,15 @@ class ChatState(rx.State):
 
     @rx.event
     async def rename(self, form: dict):
-        ok, _ = await self._engine(chat_service().update_conversation(self.current_id, {"title": form.get("title")}))
+        actor = await self._signed_in()
+        if actor is None:
+            return rx.redirect(SIGN_IN)
+        ok, _ = await self._engine(chat_service().update_conversation(actor, self.current_id,
+                                                                      {"title": form.get("title")}))
         if not ok:
             return
         self.renaming = False
-        await self._refresh()
+        await self._refresh(actor)
 
     @rx.event
     def toggle_delete(self):
@@ -296,8 +345,11 @@ class ChatState(rx.State):
 
     @rx.event
     async def delete(self):
+        actor = await self._signed_in()
+        if actor is None:
+            return rx.redirect(SIGN_IN)
         try:
-            await chat_service().delete_conversation(self.current_id)
+            await chat_service().delete_conversation(actor, self.current_id)
         except NotFound:
             pass  # already gone: the result the user wanted
         self.confirming_delete = False

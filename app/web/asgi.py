@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from app.engine.service import ChatService
+from app.web.access import AccessGate
 from app.web.routes import api_routes
 
 
@@ -20,4 +22,5 @@ def build_api_app(service: ChatService) -> Starlette:
         finally:
             await service.close()
 
-    return Starlette(routes=api_routes(service), lifespan=lifespan)
+    return Starlette(routes=api_routes(service), lifespan=lifespan,
+                     middleware=[Middleware(AccessGate, service=service)])

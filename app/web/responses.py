@@ -1,11 +1,18 @@
-"""JSON in and out: the error shape of the contract and a size-limited body reader."""
+"""JSON in and out: the error shape of the contract, the one place engine refusals become
+HTTP statuses (``guarded``), and a size-limited body reader."""
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+
+from app.engine.run_input import Conflict, Forbidden, InputError, NotFound, OverLimit, TooLarge
+
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 class HTTPProblem(Exception):
@@ -47,3 +54,28 @@ async def read_json_object(request: Request, max_bytes: int, *, optional: bool =
 
 def _too_large(max_bytes: int) -> HTTPProblem:
     return HTTPProblem(413, "request_too_large", f"The request body is larger than {max_bytes} bytes.")
+
+
+def guarded(handler: Handler) -> Handler:
+    @functools.wraps(handler)
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except HTTPProblem as problem:
+            return problem.response()
+        except TooLarge as exc:
+            return error_response(413, exc.code, exc.message)
+        except InputError as exc:
+            return error_response(400, exc.code, exc.message)
+        except Conflict as exc:
+            return error_response(409, exc.code, exc.message)
+        except OverLimit as exc:
+            refused = error_response(429, exc.code, exc.message)
+            refused.headers["Retry-After"] = str(exc.retry_after_s)
+            return refused
+        except Forbidden as exc:
+            return error_response(403, "forbidden", exc.message)
+        except NotFound as exc:
+            return error_response(404, "not_found", f"No such {exc.args[0] if exc.args else 'resource'}.")
+
+    return guarded

@@ -1,48 +1,25 @@
 """The public HTTP API (design.md, "Public HTTP API") as Starlette routes.
 
-Handlers are thin: parse, call ``ChatService``, shape the JSON. Engine exceptions map to the
-contract's error shape in one place (``_guard``).
+Handlers are thin: parse, call ``ChatService`` on behalf of the request's actor (identified
+by ``access.AccessGate``), shape the JSON. Engine exceptions map to the contract's error shape
+in one place (``_guard``).
 """
 
 from __future__ import annotations
-
-import asyncio
-import functools
-from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.engine.run_input import Conflict, InputError, NotFound, OverLimit, RunRequest
+from app.engine.run_input import Forbidden, InputError, RunRequest
 from app.engine.service import ChatService
 from app.web.diagnostics import OpenStreams, counted, diagnostics_routes
-from app.web.responses import HTTPProblem, error_response, read_json_object
+from app.web.access import actor_of
+from app.web.admin import admin_routes
+from app.web.responses import guarded as _guard
+from app.web.responses import read_json_object
+from app.web.sign_in import sign_in_routes
 from app.web.stream import run_events, run_poll
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _guard(handler: Handler) -> Handler:
-    @functools.wraps(handler)
-    async def guarded(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except HTTPProblem as problem:
-            return problem.response()
-        except InputError as exc:
-            return error_response(400, exc.code, exc.message)
-        except Conflict as exc:
-            return error_response(409, exc.code, exc.message)
-        except OverLimit as exc:
-            refused = error_response(429, exc.code, exc.message)
-            refused.headers["Retry-After"] = str(exc.retry_after_s)
-            return refused
-        except NotFound as exc:
-            return error_response(404, "not_found", f"No such {exc.args[0] if exc.args else 'resource'}.")
-
-    return guarded
-
 
 def _created(run, created: bool) -> JSONResponse:
     payload = {
@@ -62,11 +39,11 @@ def api_routes(service: ChatService) -> list[Route]:
         unknown = set(body) - set(RunRequest.__dataclass_fields__)
         if unknown:
             raise InputError("unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}.")
-        run, created = await service.start_run(RunRequest(**body))
+        run, created = await service.start_run(actor_of(request), RunRequest(**body))
         return _created(run, created)
 
     async def get_run(request: Request) -> Response:
-        return JSONResponse(await service.run_view(request.path_params["run_id"]))
+        return JSONResponse(await service.run_view(actor_of(request), request.path_params["run_id"]))
 
     async def events(request: Request) -> Response:
         return counted(streams, request, await run_events(service, request, request.path_params["run_id"]))
@@ -75,23 +52,23 @@ def api_routes(service: ChatService) -> list[Route]:
         return await run_poll(service, request, request.path_params["run_id"])
 
     async def stop(request: Request) -> Response:
-        await service.stop_run(request.path_params["run_id"])
-        return JSONResponse(await service.run_view(request.path_params["run_id"]))
+        await service.stop_run(actor_of(request), request.path_params["run_id"])
+        return JSONResponse(await service.run_view(actor_of(request), request.path_params["run_id"]))
 
     async def continue_(request: Request) -> Response:
-        await service.continue_run(request.path_params["run_id"])
-        return JSONResponse(await service.run_view(request.path_params["run_id"]))
+        await service.continue_run(actor_of(request), request.path_params["run_id"])
+        return JSONResponse(await service.run_view(actor_of(request), request.path_params["run_id"]))
 
     async def timeline(request: Request) -> Response:
         run_id = request.path_params["run_id"]
-        return JSONResponse({"run_id": run_id, "entries": await service.run_timeline(run_id)})
+        return JSONResponse({"run_id": run_id, "entries": await service.run_timeline(actor_of(request), run_id)})
 
     async def report(request: Request) -> Response:
-        return JSONResponse(await service.run_report(request.path_params["run_id"]))
+        return JSONResponse(await service.run_report(actor_of(request), request.path_params["run_id"]))
 
     async def client_events(request: Request) -> Response:
         body = await read_json_object(request, service.settings.max_request_bytes)
-        kept = await service.record_browser_events(request.path_params["run_id"], body)
+        kept = await service.record_browser_events(actor_of(request), request.path_params["run_id"], body)
         return JSONResponse({"kept": kept}, status_code=202)
 
     async def models(request: Request) -> Response:
@@ -103,44 +80,48 @@ def api_routes(service: ChatService) -> list[Route]:
 
     async def retry(request: Request) -> Response:
         body = await read_json_object(request, service.settings.max_request_bytes, optional=True)
-        run, created = await service.retry_run(request.path_params["run_id"], body.get("client_request_id"))
+        run, created = await service.retry_run(actor_of(request), request.path_params["run_id"],
+                                               body.get("client_request_id"))
         return _created(run, created)
 
     async def conversations(request: Request) -> Response:
-        found = await asyncio.to_thread(service.history.conversations, request.query_params.get("q", ""))
+        found = await service.conversations(actor_of(request), request.query_params.get("q", ""))
         return JSONResponse({"conversations": [
             {"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat()} for c in found
         ]})
 
     async def conversation(request: Request) -> Response:
-        conversation_id = request.path_params["conversation_id"]
+        conversation_id, actor = request.path_params["conversation_id"], actor_of(request)
         if request.method == "DELETE":
-            await service.delete_conversation(conversation_id)
+            await service.delete_conversation(actor, conversation_id)
             return Response(status_code=204)
         if request.method == "GET":
-            return JSONResponse(await service.conversation_view(conversation_id))
+            return JSONResponse(await service.conversation_view(actor, conversation_id))
         body = await read_json_object(request, service.settings.max_request_bytes)
-        await service.update_conversation(conversation_id, body)
-        view = await service.conversation_view(conversation_id)
+        await service.update_conversation(actor, conversation_id, body)
+        view = await service.conversation_view(actor, conversation_id)
         return JSONResponse({"id": view["id"], "title": view["title"], "settings": view["settings"]})
 
     async def branch(request: Request) -> Response:
         conversation_id = request.path_params["conversation_id"]
         body = await read_json_object(request, service.settings.max_request_bytes)
-        await service.show_branch(conversation_id, body.get("message_id"))
-        return JSONResponse(await service.conversation_view(conversation_id))
+        await service.show_branch(actor_of(request), conversation_id, body.get("message_id"))
+        return JSONResponse(await service.conversation_view(actor_of(request), conversation_id))
 
     async def chaos(request: Request) -> Response:
-        # Admin only once accounts exist; with auth "none" the one user is the admin.
+        # Switching is for admins; with auth "none" the one user is the admin.
         if request.method == "PUT":
             body = await read_json_object(request, service.settings.max_request_bytes)
-            return JSONResponse(service.set_chaos(body))
+            return JSONResponse(service.set_chaos(actor_of(request), body))
         return JSONResponse(service.chaos.view())
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     async def metrics(request: Request) -> Response:
+        # Counts across all users: for admins (a scraper signs in with an admin's API token).
+        if not actor_of(request).is_admin:
+            raise Forbidden("The metrics are for admins: scrape them with an admin's API token.")
         body, content_type = service.telemetry.metrics.render()
         return Response(body, headers={"Content-Type": content_type})
 
@@ -161,6 +142,8 @@ def api_routes(service: ChatService) -> list[Route]:
         Route("/api/conversations/{conversation_id}/branch", _guard(branch), methods=["POST"]),
         Route("/api/chaos", _guard(chaos), methods=["GET", "PUT"]),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Route("/metrics", _guard(metrics), methods=["GET"]),
         *diagnostics_routes(service.settings, streams),
+        *sign_in_routes(service),
+        *admin_routes(service),
     ]

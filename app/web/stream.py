@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from app.engine.service import ChatService
 from app.engine.sse import encode_event, encode_retry
+from app.web.access import actor_of
 from app.web.responses import HTTPProblem
 
 PING = encode_event("ping", "{}")
@@ -45,7 +46,7 @@ async def run_events(service: ChatService, request: Request, run_id: str) -> Res
         after = parse_resume_point(request.headers.get("last-event-id"), request.query_params.get("after"))
     except ValueError:
         raise HTTPProblem(400, "bad_resume_point", "Last-Event-ID / after must be a whole number ≥ 0.") from None
-    run = await service.get_run(run_id)
+    run = await service.get_run(actor_of(request), run_id)
     if run.state.is_terminal and after >= run.last_seq and not service.is_live(run_id):
         return Response(status_code=204)
     client = request.client.host if request.client else None
@@ -61,7 +62,7 @@ async def run_poll(service: ChatService, request: Request, run_id: str) -> Respo
         after = parse_resume_point(None, request.query_params.get("after"))
     except ValueError:
         raise HTTPProblem(400, "bad_resume_point", "after must be a whole number ≥ 0.") from None
-    await service.get_run(run_id)
+    await service.get_run(actor_of(request), run_id)
     events: list = []
     stream = service.follow(run_id, after, tick_s=POLL_WAIT_S)
     try:
@@ -70,7 +71,7 @@ async def run_poll(service: ChatService, request: Request, run_id: str) -> Respo
             break  # the first batch, or [] when the wait ran out
     finally:
         await stream.aclose()
-    run = await service.get_run(run_id)
+    run = await service.get_run(actor_of(request), run_id)
     return JSONResponse({
         "state": str(run.state),
         "events": [{"seq": e.seq, "event": e.kind, "data": e.payload} for e in events],

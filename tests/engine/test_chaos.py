@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.engine.accounts import LOCAL
 from app.engine.attempts import Attempt, Timeouts, stream_attempt
 from app.engine.chaos import (
     EVENTS_BEFORE_CUT, FAULTS, MAX_STREAM_CUTS_PER_RUN, MAX_UPSTREAM_FAULTS_PER_RUN, RATE_LIMIT_RETRY_AFTER_S, Chaos, FaultyProvider,
@@ -102,7 +103,7 @@ async def test_injected_stream_breaks_never_switch_a_provider_to_plain_requests(
     await service.start()
     try:
         for question in [f"question {n}" for n in range(8)]:  # each: one or two drops, then it streams on
-            run, _ = await service.start_run(RunRequest(content=question, client_request_id=question))
+            run, _ = await service.start_run(LOCAL, RunRequest(content=question, client_request_id=question))
             view = await finished(service, run.id)
             assert view["text"] == demo_answer(question)
             assert all(a.get("transport") != "plain" for a in view["attempts"])
@@ -113,4 +114,4 @@ async def test_injected_stream_breaks_never_switch_a_provider_to_plain_requests(
 async def finished(service: ChatService, run_id: str) -> dict:
     async for _ in service.follow(run_id, 0):
         pass
-    return await service.run_view(run_id)
+    return await service.run_view(LOCAL, run_id)

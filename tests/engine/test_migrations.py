@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
+from app.engine.accounts import LOCAL
 from app.engine.db import MIGRATIONS, migrate, open_database
 from app.engine.history import History
 
@@ -60,7 +61,7 @@ def test_a_first_release_database_is_upgraded_with_its_history_as_branches(tmp_p
     _first_release_database(url)
     engine = open_database(url)
     history = History(engine)
-    shown = history.messages("c")
+    shown = history.messages("c", LOCAL.id)
     assert [(m.id, m.version, m.versions) for m in shown] == [
         ("q1", 1, 1), ("a1b", 2, 2), ("q2", 1, 1), ("a2", 1, 1)
     ]
@@ -81,4 +82,4 @@ def test_the_newest_migration_can_be_undone_and_redone_with_data_in_place(tmp_pa
         config.attributes["connection"] = connection
         command.downgrade(config, "0001")  # every migration's downgrade, with data in place
     migrate(engine)
-    assert [m.id for m in History(engine).messages("c")] == ["q1", "a1b", "q2", "a2"]
+    assert [m.id for m in History(engine).messages("c", LOCAL.id)] == ["q1", "a1b", "q2", "a2"]

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from app.engine.accounts import LOCAL
 from app.engine.errors import AuthError, Overloaded, RateLimited, TransportError
 from app.engine.providers.base import StreamEnd, TextDelta
 from app.engine.runner import RunnerClock
@@ -50,13 +51,13 @@ async def make_service(settings, sleeps):
 
 
 async def start(service: ChatService, content: str = "Hi") -> str:
-    run, _ = await service.start_run(RunRequest(content=content, client_request_id=content))
+    run, _ = await service.start_run(LOCAL, RunRequest(content=content, client_request_id=content))
     return run.id
 
 
 async def finished_view(service: ChatService, run_id: str) -> dict:
     await events_of(service, run_id)
-    return await service.run_view(run_id)
+    return await service.run_view(LOCAL, run_id)
 
 
 async def events_of(service: ChatService, run_id: str) -> list[tuple[str, dict]]:
@@ -74,7 +75,7 @@ async def test_a_finished_answer_logs_connecting_streaming_deltas_and_end(make_s
     assert states == ["connecting", "streaming", "complete"]
     assert "".join(data["text"] for kind, data in events if kind == "delta") == "Hello"
     assert [data["seq"] for _, data in events] == list(range(1, len(events) + 1))
-    view = await service.run_view(run_id)
+    view = await service.run_view(LOCAL, run_id)
     assert (view["state"], view["text"], view["finish_reason"]) == ("complete", "Hello", "stop")
     assert view["attempts"][0]["outcome"] == "ok"
 
@@ -89,13 +90,13 @@ async def test_stop_keeps_exactly_the_persisted_text(make_service):
     service, provider = await make_service([TextDelta("partial "), TextDelta("answer"), Pause(), TextDelta("never")])
     run_id = await start(service)
     await provider.paused.wait()
-    await service.stop_run(run_id)
-    view = await service.run_view(run_id)
+    await service.stop_run(LOCAL, run_id)
+    view = await service.run_view(LOCAL, run_id)
     assert (view["state"], view["text"]) == ("stopped", "partial answer")
     assert (await events_of(service, run_id))[-1] == ("end", {"seq": view["last_seq"], "state": "stopped",
                                                             "detail": "Stopped", "tokens": 4})
-    await service.stop_run(run_id)  # stopping again changes nothing
-    assert (await service.run_view(run_id))["last_seq"] == view["last_seq"]
+    await service.stop_run(LOCAL, run_id)  # stopping again changes nothing
+    assert (await service.run_view(LOCAL, run_id))["last_seq"] == view["last_seq"]
 
 
 async def test_a_rejected_key_before_any_text_fails_after_one_call(make_service):
@@ -120,7 +121,7 @@ async def test_a_drop_after_text_continues_the_same_answer_without_the_echo(make
     run_id = await start(service)
     events = await events_of(service, run_id)
     assert states_of(events) == ["connecting", "streaming", "retrying", "continuing", "streaming", "complete"]
-    view = await service.run_view(run_id)
+    view = await service.run_view(LOCAL, run_id)
     assert view["text"] == "Once upon a time there was a fox."
     assert len(provider.requests) == 2
     assert provider.requests[1].prefix == "Once upon a time there was"
@@ -168,7 +169,7 @@ async def test_a_stream_without_end_marker_is_never_complete(make_service):
     events = await events_of(service, run_id := await start(service))
     assert events[-1][1]["state"] == "interrupted"
     assert "end marker" in events[-1][1]["detail"]
-    assert (await service.run_view(run_id))["text"] == "no end still no end"
+    assert (await service.run_view(LOCAL, run_id))["text"] == "no end still no end"
 
 
 async def test_a_stall_is_detected_after_the_idle_timeout(make_service):
@@ -184,7 +185,7 @@ async def test_a_stall_is_detected_after_the_idle_timeout(make_service):
     retrying = next(data for kind, data in events if data.get("state") == "retrying")
     assert "sent nothing more for 0.2 s" in retrying["detail"]
     assert loop.time() - started < 0.2 + 1.0
-    assert (await service.run_view(run_id))["text"] == "before the stall after"
+    assert (await service.run_view(LOCAL, run_id))["text"] == "before the stall after"
 
 
 async def test_a_restart_marks_unfinished_runs_interrupted_and_keeps_the_text(settings):
@@ -199,10 +200,10 @@ async def test_a_restart_marks_unfinished_runs_interrupted_and_keeps_the_text(se
     second = ChatService(dataclasses.replace(settings, auto_continue=False), provider=ScriptedProvider())
     await second.start()
     try:
-        view = await second.run_view(run_id)
+        view = await second.run_view(LOCAL, run_id)
         assert (view["state"], view["text"]) == ("interrupted", "saved text")
         assert view["attempts"][-1]["outcome"] == "server_restart"
-        history = second.history.messages(view["conversation_id"])
+        history = second.history.messages(view["conversation_id"], LOCAL.id)
         assert history[-1].content == "saved text"
     finally:
         await second.close()
@@ -230,7 +231,7 @@ async def test_after_a_restart_an_interrupted_answer_continues_by_itself_a_bound
         events = await events_of(third, run_id)
         assert states_of(events) == ["connecting", "streaming", "interrupted", "continuing", "streaming",
                                      "interrupted"]
-        view = await third.run_view(run_id)
+        view = await third.run_view(LOCAL, run_id)
         assert (view["state"], view["text"]) == ("interrupted", "saved and more")
         assert again.requests[0].prefix == "saved "
         assert [a["outcome"] for a in view["attempts"]].count("server_restart") == 2
@@ -243,7 +244,7 @@ async def test_commits_are_batched_across_runs_not_one_per_token(settings):
 
     many = [TextDelta("x") for _ in range(200)] + [StreamEnd("stop")]
     provider = ScriptedProvider(*[list(many) for _ in range(5)])
-    service = ChatService(settings, provider=provider)
+    service = ChatService(dataclasses.replace(settings, concurrent_runs=5), provider=provider)
     await service.start()
     commits = []
     event.listen(service.store.engine, "commit", lambda conn: commits.append(1))
@@ -251,7 +252,7 @@ async def test_commits_are_batched_across_runs_not_one_per_token(settings):
         run_ids = [await start(service, f"q{i}") for i in range(5)]
         for run_id in run_ids:
             await events_of(service, run_id)
-        texts = [(await service.run_view(r))["text"] for r in run_ids]
+        texts = [(await service.run_view(LOCAL, r))["text"] for r in run_ids]
     finally:
         await service.close()
     assert texts == ["x" * 200] * 5
@@ -265,12 +266,12 @@ async def test_continue_goes_on_after_a_stop_in_the_same_log(make_service):
     )
     run_id = await start(service)
     await provider.paused.wait()
-    await service.stop_run(run_id)
-    stopped = await service.run_view(run_id)
-    await service.continue_run(run_id)
+    await service.stop_run(LOCAL, run_id)
+    stopped = await service.run_view(LOCAL, run_id)
+    await service.continue_run(LOCAL, run_id)
     events = await events_of(service, run_id)
     assert states_of(events) == ["connecting", "streaming", "stopped", "continuing", "streaming", "complete"]
-    view = await service.run_view(run_id)
+    view = await service.run_view(LOCAL, run_id)
     assert view["text"] == "Part one. Part two."
     assert view["last_seq"] > stopped["last_seq"]
     assert provider.requests[1].prefix == "Part one. "
@@ -283,7 +284,7 @@ async def test_a_complete_answer_cannot_be_continued(make_service):
     run_id = await start(service)
     await events_of(service, run_id)
     with pytest.raises(Conflict):
-        await service.continue_run(run_id)
+        await service.continue_run(LOCAL, run_id)
 
 
 async def test_runs_beyond_the_concurrency_limit_wait_queued_with_their_position(make_service):
@@ -295,7 +296,7 @@ async def test_runs_beyond_the_concurrency_limit_wait_queued_with_their_position
     await provider.paused.wait()
     second = await start(service, "two")
     await service.log.durable()
-    while (await service.run_view(second))["state"] != "queued":
+    while (await service.run_view(LOCAL, second))["state"] != "queued":
         await asyncio.sleep(0.01)
     provider.release()
     events = await events_of(service, second)
@@ -343,18 +344,18 @@ async def test_retry_after_an_end_answers_the_same_question_again_as_a_new_run(m
     )
     first = await start(service, "What is the answer?")
     await events_of(service, first)
-    retry, created = await service.retry_run(first)
+    retry, created = await service.retry_run(LOCAL, first)
     assert created and retry.id != first
     view = await finished_view(service, retry.id)
     assert (view["state"], view["text"]) == ("complete", "Second time lucky.")
     assert [m.content for m in provider.requests[1].messages] == ["What is the answer?"]
-    messages = service.history.messages(view["conversation_id"])  # the new answer is a second version
+    messages = service.history.messages(view["conversation_id"], LOCAL.id)  # the new answer is a second version
     assert [(m.role, m.run_id, m.version, m.versions) for m in messages] == [
         ("user", None, 1, 1), ("assistant", retry.id, 2, 2)
     ]
-    assert messages[1].previous_version_id == (await service.get_run(first)).message_id
-    again, created_again = await service.retry_run(first, "same-retry")
-    assert created_again and (await service.retry_run(first, "same-retry"))[0].id == again.id
+    assert messages[1].previous_version_id == (await service.get_run(LOCAL, first)).message_id
+    again, created_again = await service.retry_run(LOCAL, first, "same-retry")
+    assert created_again and (await service.retry_run(LOCAL, first, "same-retry"))[0].id == again.id
 
 
 async def test_retry_now_cuts_the_wait_short(settings):
@@ -371,9 +372,9 @@ async def test_retry_now_cuts_the_wait_short(settings):
     await service.start()
     try:
         run_id = await start(service)
-        while (await service.run_view(run_id))["state"] != "retrying":
+        while (await service.run_view(LOCAL, run_id))["state"] != "retrying":
             await asyncio.sleep(0.01)
-        same, created = await service.retry_run(run_id)
+        same, created = await service.retry_run(LOCAL, run_id)
         assert (same.id, created) == (run_id, False)
         view = await asyncio.wait_for(finished_view(service, run_id), 5)
         assert (view["state"], view["text"]) == ("complete", "now")

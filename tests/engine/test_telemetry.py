@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from app.engine.accounts import LOCAL
 from app.engine.errors import RateLimited
 from app.engine.providers.base import StreamEnd, TextDelta
 from app.engine.run_input import RunRequest
@@ -27,10 +28,10 @@ async def test_a_stop_then_continue_counts_both_endings_and_a_requested_continua
     service = ChatService(settings, provider=provider)
     await service.start()
     try:
-        run, _ = await service.start_run(RunRequest(content="Hi", client_request_id="c1"))
+        run, _ = await service.start_run(LOCAL, RunRequest(content="Hi", client_request_id="c1"))
         await provider.paused.wait()
-        await service.stop_run(run.id)
-        await service.continue_run(run.id)
+        await service.stop_run(LOCAL, run.id)
+        await service.continue_run(LOCAL, run.id)
         await drain(service, run.id)
         metrics = scraped(service)
     finally:
@@ -53,7 +54,7 @@ async def test_a_retried_failure_counts_as_an_attempt_and_a_retry(settings):
     service = ChatService(settings, provider=provider)
     await service.start()
     try:
-        run, _ = await service.start_run(RunRequest(content="Hi", client_request_id="c1"))
+        run, _ = await service.start_run(LOCAL, RunRequest(content="Hi", client_request_id="c1"))
         await drain(service, run.id)
         metrics = scraped(service)
     finally:
@@ -68,7 +69,7 @@ async def test_a_run_ended_by_a_restart_counts_as_interrupted(settings):
     provider = ScriptedProvider([TextDelta("saved "), Pause()])
     first = ChatService(settings, provider=provider)
     await first.start()
-    run, _ = await first.start_run(RunRequest(content="Hi", client_request_id="c1"))
+    run, _ = await first.start_run(LOCAL, RunRequest(content="Hi", client_request_id="c1"))
     await provider.paused.wait()
     await first.close()  # the process goes away mid-answer: no ending counted
     assert scraped(first).value("unbroken_runs_total") == 0

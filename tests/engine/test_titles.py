@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.engine.accounts import LOCAL
 from app.engine.db import open_database
 from app.engine.store import NewRun, RunParams, Store
 from app.engine.titles import clean_title
@@ -11,7 +12,7 @@ PARAMS = RunParams(provider="demo", model="demo")
 
 def test_a_suggestion_never_replaces_a_title_changed_meanwhile(tmp_path):
     store = Store(open_database(f"sqlite:///{tmp_path}/t.db"))
-    run, _ = store.create_run(NewRun(content="Original words", client_request_id="c1", conversation_id=None, params=PARAMS))
+    run, _ = store.create_run(NewRun(user_id=LOCAL.id, content="Original words", client_request_id="c1", conversation_id=None, params=PARAMS))
     assert store.replace_title(run.conversation_id, "Something else", "Suggested") is False
     assert store.first_question(run.conversation_id) == ("Original words", "Original words")
     assert store.replace_title(run.conversation_id, "Original words", "Suggested") is True
