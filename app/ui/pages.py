@@ -8,6 +8,8 @@ from app.ui.state import ChatState, MessageItem
 from app.ui.stream_component import resilient_stream, shortcuts
 
 NEW_CHAT_SHORTCUT = "Ctrl+Shift+O"
+SIGN_OUT_FORM = ('<form method="post" action="/auth/logout">'
+                 '<button type="submit" class="ub-button" data-testid="sign-out">Sign out</button></form>')
 
 
 def _sidebar() -> rx.Component:
@@ -49,10 +51,8 @@ def _account() -> rx.Component:
             rx.cond(ChatState.is_admin, rx.link("Admin", href="/admin", class_name="ub-admin-link")),
             rx.cond(
                 ChatState.auth_mode == "password",
-                rx.el.form(
-                    rx.el.button("Sign out", type="submit", class_name="ub-button", data_testid="sign-out"),
-                    action="/auth/logout", method="post",
-                ),
+                # Raw HTML: a Reflex form would cancel the browser's own submit.
+                rx.html(SIGN_OUT_FORM),
             ),
             class_name="ub-account",
         ),

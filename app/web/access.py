@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import json
 import re
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -172,11 +173,16 @@ class _SecureHeaders:
                 return
             headers.setdefault("content-security-policy", NON_PAGE_CSP)
             return await self._send({**message, "headers": headers.raw})
-        if message["type"] != "http.response.body" or self._start is None:
+        if self._start is None:
             return await self._send(message)
-        self._body += message.get("body", b"")
-        if message.get("more_body", False):
-            return
+        if message["type"] == "http.response.pathsend":  # a file the server would send itself
+            self._body += await asyncio.to_thread(Path(message["path"]).read_bytes)
+        elif message["type"] == "http.response.body":
+            self._body += message.get("body", b"")
+            if message.get("more_body", False):
+                return
+        else:
+            return await self._send(message)
         headers = MutableHeaders(raw=self._start["headers"])
         html = bytes(self._body)
         if headers.get("content-encoding") == "gzip":

@@ -78,9 +78,10 @@ def sign_in_routes(service: ChatService) -> list[Route]:
         return response
 
     def refused(as_form: bool, page: str, status: int, code: str, message: str, retry_after: int = 0,
-                **query: str) -> Response:
+                query: dict | None = None) -> Response:
+        """The refusal as JSON, or for a form a redirect back to its page with ``query``."""
         if as_form:
-            return RedirectResponse(f"{page}?{urlencode({'error': code, **query})}", status_code=303)
+            return RedirectResponse(f"{page}?{urlencode({'error': code, **(query or {})})}", status_code=303)
         response = JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
         if retry_after:
             response.headers["Retry-After"] = str(retry_after)
@@ -117,7 +118,7 @@ def sign_in_routes(service: ChatService) -> list[Route]:
         if actor is None:
             throttle.failed(keys, time.monotonic())
             return refused(as_form, "/login", 401, "bad_credentials", ERRORS["bad_credentials"],
-                           next=_safe_next(fields.get("next")))
+                           query={"next": _safe_next(fields.get("next"))})
         throttle.succeeded(keys)
         return signed_in(request, actor, as_form, fields.get("next", "/"))
 
@@ -129,8 +130,8 @@ def sign_in_routes(service: ChatService) -> list[Route]:
             actor = await asyncio.to_thread(service.accounts.sign_up, fields.get("name"), fields.get("password"),
                                             fields.get("invite") or None)
         except AccountError as exc:
-            return refused(as_form, "/signup", 400, exc.code, exc.message, message=exc.message,
-                           invite=fields.get("invite") or "")
+            return refused(as_form, "/signup", 400, exc.code, exc.message,
+                           query={"message": exc.message, "invite": fields.get("invite") or ""})
         return signed_in(request, actor, as_form, "/")
 
     async def logout(request: Request) -> Response:
