@@ -2,7 +2,7 @@
 
 Contract of a line (the logger ``unbroken.lifecycle``)::
 
-    {"ts": "<ISO-8601 UTC, ms>", "event": "<name>", "run_id": "...", "user_id": "local", ...fields}
+    {"ts": "<ISO-8601 UTC, ms>", "event": "<name>", "run_id": "...", "user_id": "...", ...fields}
 
 - It never holds a provider key: every string in it passes through ``errors.redact`` with the
   configured secrets.
@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from app.engine.errors import redact
+from app.engine.models import LOCAL_USER_ID
 
 LOGGER_NAME = "unbroken.lifecycle"
-LOCAL_USER = "local"  # the one user until accounts exist
 _FIELDS_ATTR = "lifecycle"
 
 
@@ -49,11 +49,19 @@ class LifecycleLog:
         self.content = content
         self._secrets = secrets
         self._logger = logger or logging.getLogger(LOGGER_NAME)
+        self._owners: dict[str, str] = {}  # run id → user id, while the run is being driven
 
-    def event(self, name: str, run_id: str, **fields: object) -> None:
+    def own(self, run_id: str, user_id: str) -> None:
+        """Lines about ``run_id`` name ``user_id`` until ``disown``."""
+        self._owners[run_id] = user_id
+
+    def disown(self, run_id: str) -> None:
+        self._owners.pop(run_id, None)
+
+    def event(self, name: str, run_id: str, user_id: str | None = None, **fields: object) -> None:
         if not self._logger.isEnabledFor(logging.INFO):
             return
-        line = {"run_id": run_id, "user_id": LOCAL_USER}
+        line = {"run_id": run_id, "user_id": user_id or self._owners.get(run_id, LOCAL_USER_ID)}
         line.update({key: self._clean(value) for key, value in fields.items()})
         self._logger.info(name, extra={_FIELDS_ATTR: line})
 

@@ -122,6 +122,7 @@ class Runner:
     def start(self, run: RunRow, text_so_far: str = "") -> None:
         """Run (or, with ``text_so_far``, continue) an answer in a task of its own."""
         self._log.open(run.id, run.last_seq, text_so_far)  # before returning: readers find the feed
+        self._telemetry.drive_started(run)
         task = asyncio.create_task(_Drive(self, run, text_so_far).run(), name=f"run:{run.id}")
         self._tasks[run.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(run.id, None))

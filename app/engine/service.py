@@ -371,11 +371,11 @@ class ChatService:
         self._trace_writes.add(task)
         task.add_done_callback(self._trace_written)
 
-    def watch_stream(self, run_id: str, after_seq: int, client: str | None) -> StreamWatch:
+    def watch_stream(self, run: RunRow, after_seq: int, client: str | None) -> StreamWatch:
         """An event stream opens: noted in the run's traces, the metrics and the lifecycle log
         now, and again when the caller reports it ``closed``."""
-        return self.telemetry.stream_opened(run_id, after_seq, client,
-                                            lambda kind, data: self.trace(run_id, kind, data))
+        return self.telemetry.stream_opened(run.id, run.user_id, after_seq, client,
+                                            lambda kind, data: self.trace(run.id, kind, data))
 
     def _trace_written(self, task: asyncio.Task) -> None:
         self._trace_writes.discard(task)

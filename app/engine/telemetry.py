@@ -30,9 +30,13 @@ class Telemetry:
     # -- runs --------------------------------------------------------------------------------
 
     def run_created(self, run: RunRow, content: str | None = None, retry_of: str | None = None) -> None:
-        self.log.event("run_created", run.id, conversation_id=run.conversation_id, provider=run.provider,
+        self.log.event("run_created", run.id, run.user_id, conversation_id=run.conversation_id, provider=run.provider,
                        model=run.model, max_tokens=run.max_tokens, retry_of=retry_of,
                        **self.log.text("content", content))
+
+    def drive_started(self, run: RunRow) -> None:
+        """A run is driven (started, continued or recovered): its lines name its user until it ends."""
+        self.log.own(run.id, run.user_id)
 
     def run_state(self, run_id: str, old: RunState, new: RunState, attempt: int | None) -> None:
         """A change between states (repeats of one state, such as a new queue position, are not changes)."""
@@ -43,6 +47,7 @@ class Telemetry:
         self.log.event("run_end", run_id, **{"from": str(old), "to": str(end.state)}, provider=provider,
                        finish_reason=end.finish_reason, error=end.error, detail=end.detail, attempts=attempts,
                        chars=len(text), **self.log.text("text", text))
+        self.log.disown(run_id)
 
     def first_text(self, provider: str, after_s: float) -> None:
         """The answer's first text, ``after_s`` after the request that started it."""
@@ -87,17 +92,19 @@ class Telemetry:
 
     # -- event streams -----------------------------------------------------------------------
 
-    def stream_opened(self, run_id: str, after_seq: int, client: str | None, trace: Trace) -> StreamWatch:
-        return StreamWatch(self, run_id, after_seq, client, trace)
+    def stream_opened(self, run_id: str, user_id: str, after_seq: int, client: str | None,
+                      trace: Trace) -> StreamWatch:
+        return StreamWatch(self, run_id, user_id, after_seq, client, trace)
 
 
 class StreamWatch:
     """One event-stream connection from open to close, and the one place that notes it: in the
     run's traces (its timeline), the metrics and the lifecycle log. ``closed`` counts once."""
 
-    def __init__(self, telemetry: Telemetry, run_id: str, after_seq: int, client: str | None, trace: Trace) -> None:
+    def __init__(self, telemetry: Telemetry, run_id: str, user_id: str, after_seq: int, client: str | None,
+                 trace: Trace) -> None:
         self._telemetry, self._metrics, self._trace = telemetry, telemetry.metrics, trace
-        self.run_id = run_id
+        self.run_id, self.user_id = run_id, user_id
         self.events = self.bytes = 0
         self._opened_s = time.monotonic()
         self._closed = False
@@ -106,7 +113,7 @@ class StreamWatch:
         if after_seq > 0:
             self._metrics.streams_resumed.inc()
         self._metrics.streams_open.inc()
-        telemetry.log.event("stream_open", run_id, after_seq=after_seq, client=client)
+        telemetry.log.event("stream_open", run_id, user_id, after_seq=after_seq, client=client)
 
     def sent(self, chunk_bytes: int, events: int = 0) -> None:
         self.bytes += chunk_bytes
@@ -122,5 +129,5 @@ class StreamWatch:
         self._metrics.streams_open.dec()
         self._metrics.streams_closed.labels(closed_by).inc()
         duration_ms = round((time.monotonic() - self._opened_s) * 1000)
-        self._telemetry.log.event("stream_close", self.run_id, closed_by=closed_by, events=self.events,
+        self._telemetry.log.event("stream_close", self.run_id, self.user_id, closed_by=closed_by, events=self.events,
                                   bytes=self.bytes, duration_ms=duration_ms)

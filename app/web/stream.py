@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from app.engine.service import ChatService
 from app.engine.sse import encode_event, encode_retry
+from app.engine.store import RunRow
 from app.web.access import actor_of
 from app.web.responses import HTTPProblem
 
@@ -51,7 +52,7 @@ async def run_events(service: ChatService, request: Request, run_id: str) -> Res
         return Response(status_code=204)
     client = request.client.host if request.client else None
     return StreamingResponse(
-        _event_stream(service, run_id, after, client), media_type="text/event-stream", headers=SSE_HEADERS
+        _event_stream(service, run, after, client), media_type="text/event-stream", headers=SSE_HEADERS
     )
 
 
@@ -78,12 +79,13 @@ async def run_poll(service: ChatService, request: Request, run_id: str) -> Respo
     })
 
 
-async def _event_stream(service: ChatService, run_id: str, after: int, client: str | None) -> AsyncIterator[bytes]:
+async def _event_stream(service: ChatService, run: RunRow, after: int, client: str | None) -> AsyncIterator[bytes]:
     """The stream's bytes. Its opening (with the resume point) and its closing are noted once,
     by a ``StreamWatch``: the run's timeline shows every reconnect, the metrics count them, the
     lifecycle log has a line for each. In chaos mode the server may cut it after a few events,
     as a dropped connection would (no ``end``)."""
-    watch = service.watch_stream(run_id, after, client)
+    run_id = run.id
+    watch = service.watch_stream(run, after, client)
     cut_after = service.chaos.stream_cut_after(run_id)
     closed_by = "client"  # unless the loop below finishes: then the server closed it
     try:

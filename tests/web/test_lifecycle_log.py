@@ -13,6 +13,7 @@ import pytest
 
 from app.engine.lifecycle_log import LOGGER_NAME, JsonLinesFormatter
 from tests.conftest import provider_settings
+from tests.web import team as team_api
 from tests.fakes.upstream import Answer
 from tests.sse_client import read_events
 from tests.web.test_upstream_resilience import ask, finish
@@ -141,3 +142,23 @@ def test_a_reconnect_logs_its_resume_point(api_against, upstream, lifecycle_line
     events = lines.wait_for(lambda got: len(of(got, run_id, "stream_close")) >= 2)
     assert [e["after_seq"] for e in of(events, run_id, "stream_open")] == [0, resumed_after]
     assert [e["closed_by"] for e in of(events, run_id, "stream_close")] == ["client", "server"]
+
+
+def test_lines_name_the_user_whose_run_it_is(settings, upstream, lifecycle_lines):
+    upstream.set_script(Answer(text=ANSWER))
+    team, server = team_api.start_team(settings, upstream)
+    try:
+        team.sign_up("admin")  # the first account takes over the local user
+        alice = team.sign_up("alice")
+        alice_id = alice.get("/api/me").json()["id"]
+        collector = lifecycle_lines()
+        run_id = team_api.ask(alice, QUESTION).json()["run_id"]
+        with alice.stream("GET", f"/api/runs/{run_id}/events") as stream:
+            stream.read()
+        lines = collector.wait_for(lambda events: of(events, run_id, "stream_close"))
+    finally:
+        server.__exit__(None, None, None)
+    mine = [line for line in lines if line.get("run_id") == run_id]
+    assert {"run_created", "attempt_start", "run_end", "stream_open", "stream_close"} <= {line["event"] for line in mine}
+    assert {line["user_id"] for line in mine} == {alice_id}
+    assert alice_id != "local"

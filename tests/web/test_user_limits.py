@@ -1,0 +1,88 @@
+"""Per-user limits refuse before any upstream spend: a clear 429 (or 413) with Retry-After,
+and the upstream never hears of the refused request."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes.upstream import Answer
+from tests.web.team import ask, start_team, wait_ended, wait_until
+
+
+@pytest.fixture
+def start(settings, upstream):
+    servers = []
+
+    def start(**overrides):
+        team, server = start_team(settings, upstream, **overrides)
+        servers.append(server)
+        return team
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+def test_the_third_concurrent_answer_is_refused_before_the_upstream_is_called(start, upstream):
+    upstream.set_script(Answer(text="slow " * 40, chunk_chars=5, delay_s=0.1))  # about 4 s each
+    team = start()
+    alice = team.sign_up("alice")
+    first, second = ask(alice, "one"), ask(alice, "two")
+    assert (first.status_code, second.status_code) == (201, 201)
+    wait_until(lambda: len(upstream.calls) == 2, what="both answers upstream")
+
+    third = ask(alice, "three")
+    assert third.status_code == 429
+    assert third.json()["error"]["code"] == "too_many_runs"
+    assert int(third.headers["Retry-After"]) > 0
+    assert len(upstream.calls) == 2
+
+    # Another user has their own allowance; and once one of A's answers stops, A may ask again.
+    assert ask(team.sign_up("bob"), "bob's").status_code == 201
+    alice.post(f"/api/runs/{first.json()['run_id']}/stop")
+    assert ask(alice, "three again").status_code == 201
+
+
+def test_the_sixty_first_message_in_a_minute_is_refused_before_the_upstream_is_called(start, upstream):
+    upstream.set_script(Answer(text="ok"))
+    team = start(concurrent_runs=100)
+    alice = team.sign_up("alice")
+    created = [ask(alice, f"message {n}") for n in range(60)]
+    assert {response.status_code for response in created} == {201}
+    wait_until(lambda: len(upstream.calls) == 60, what="sixty answers upstream")
+
+    refused = ask(alice, "message 61")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_messages"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    first_run = created[0].json()["run_id"]
+    wait_ended(alice, first_run)
+    retried = alice.post(f"/api/runs/{first_run}/retry")  # a new answer: a message too
+    assert retried.status_code == 429
+    assert len(upstream.calls) == 60
+
+
+def test_an_admin_set_limit_replaces_the_instance_default_for_that_user(start, upstream):
+    upstream.set_script(Answer(text="slow " * 40, chunk_chars=5, delay_s=0.1))
+    team = start()
+    admin, bob = team.sign_up("admin"), team.sign_up("bob")
+    bob_id = bob.get("/api/me").json()["id"]
+    assert admin.patch(f"/api/admin/users/{bob_id}", json={"concurrent_runs": 1}).status_code == 200
+    assert ask(bob, "one").status_code == 201
+    assert ask(bob, "two").status_code == 429
+    assert ask(admin, "admin keeps two").status_code == 201
+    assert ask(admin, "admin's second").status_code == 201
+
+
+def test_oversized_input_is_refused_with_413(start, upstream):
+    team = start(max_content_chars=100, max_request_bytes=2048)
+    alice = team.sign_up("alice")
+    too_long = ask(alice, "x" * 101)
+    assert too_long.status_code == 413
+    assert too_long.json()["error"]["code"] == "content_too_long"
+    too_big = ask(alice, "hi", system_prompt="y" * 4000)
+    assert too_big.status_code == 413
+    assert too_big.json()["error"]["code"] == "request_too_large"
+    over_cap = ask(alice, "hi", max_tokens=10**9)
+    assert over_cap.status_code == 400
+    assert upstream.calls == []
