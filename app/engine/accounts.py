@@ -93,7 +93,7 @@ def digest(secret: str) -> str:
 
 def check_name(name: object) -> str:
     name = name.strip().lower() if isinstance(name, str) else ""
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.match(name) or name == LOCAL.name:
         raise AccountError("bad_name", "A user name has 1 to 64 characters: letters, digits and . _ @ - "
                                        "(starting with a letter or digit).")
     return name
@@ -120,16 +120,18 @@ class Accounts:
         with Session(self.engine) as session:
             if self._taken(session, name):
                 raise AccountError("name_taken", "That user name is taken.")
+            password_hash = _HASHER.hash(password)
             if not self._has_accounts(session):
-                actor = self._claim_local(session, name, _HASHER.hash(password))
-                session.commit()
-                return actor
+                actor = self._claim_local(session, name, password_hash)
+                if actor is not None:
+                    session.commit()
+                    return actor
             mode = self.signup_mode()
             invite = self._usable_invite(session, invite_code) if invite_code else None
             if mode == "closed" or (mode == "invite" and invite is None):
                 raise AccountError("signup_closed", "Sign-up needs an invite from an admin."
                                    if mode == "invite" else "Sign-up is closed on this instance.")
-            user = User(id=uuid.uuid4().hex, name=name, password_hash=_HASHER.hash(password))
+            user = User(id=uuid.uuid4().hex, name=name, password_hash=password_hash)
             session.add(user)
             if invite is not None:
                 invite.used_by = user.id
@@ -165,9 +167,8 @@ class Accounts:
         with Session(self.engine) as session:
             user = session.execute(select(User).where(User.name == name)).scalars().first()
             if user is None:
-                if not self._has_accounts(session):
-                    actor = self._claim_local(session, name, None)
-                else:
+                actor = self._claim_local(session, name, None) if not self._has_accounts(session) else None
+                if actor is None:
                     user = User(id=uuid.uuid4().hex, name=name)
                     session.add(user)
                     actor = Actor(user.id, name)
@@ -190,16 +191,19 @@ class Accounts:
 
     @staticmethod
     def _has_accounts(session: Session) -> bool:
-        """True once anybody has an account (a password, or a name other than the local user's)."""
-        query = select(User.id).where((User.password_hash.is_not(None)) | (User.id != LOCAL_USER_ID)).limit(1)
+        """True once anybody has an account (the local user taken over, or another user)."""
+        query = select(User.id).where((User.name != LOCAL.name) | (User.id != LOCAL_USER_ID)).limit(1)
         return session.execute(query).first() is not None
 
     @staticmethod
-    def _claim_local(session: Session, name: str, password_hash: str | None) -> Actor:
-        user = session.get(User, LOCAL_USER_ID) or User(id=LOCAL_USER_ID, name=name)
-        user.name, user.password_hash, user.is_admin, user.disabled = name, password_hash, True, False
-        session.add(user)
-        return Actor(user.id, name, is_admin=True)
+    def _claim_local(session: Session, name: str, password_hash: str | None) -> Actor | None:
+        """Take over the local user, unless somebody did already: one conditional update, so of
+        two first sign-ups at once only one wins (None for the other)."""
+        result = session.execute(
+            update(User).where(User.id == LOCAL_USER_ID, User.name == LOCAL.name, User.password_hash.is_(None))
+            .values(name=name, password_hash=password_hash, is_admin=True, disabled=False)
+        )
+        return Actor(LOCAL_USER_ID, name, is_admin=True) if result.rowcount == 1 else None
 
     # -- sessions and API tokens -------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from app.engine.accounts import Actor
 from app.engine.identity import Credentials, identify
 from app.engine.service import ChatService
 
+EVENT_PATH = "/_event"  # Reflex's Socket.IO endpoint
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 PUBLIC_PATHS = frozenset({"/login", "/signup", "/auth/login", "/auth/signup", "/healthz", "/ping", "/_health",
                           "/favicon.ico"})
@@ -108,7 +109,9 @@ class AccessGate:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         headers = Headers(scope=scope)
-        if refuses_origin(scope["type"], scope.get("method", ""), headers, self.allowed_origins):
+        # Reflex's event endpoint changes state over any transport: judged like a websocket.
+        kind = "websocket" if scope["path"].startswith(EVENT_PATH) else scope["type"]
+        if refuses_origin(kind, scope.get("method", ""), headers, self.allowed_origins):
             return await self._refuse(scope, send, 403, "cross_origin",
                                       "Requests from another site are refused; use the app's own pages.")
         path = scope["path"]

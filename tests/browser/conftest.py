@@ -43,6 +43,7 @@ class RunningApp:
         self.port, self.env, self.log_path = port, env, log_path
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
+        self.proxy_port: int | None = None  # where the nginx tests put a proxy in front of it
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -98,6 +99,10 @@ def fake_upstream():
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory, fake_upstream):
     data = tmp_path_factory.mktemp("app")
+    # The nginx tests put a proxy on this port in front of the app. The page they load through
+    # it opens Reflex's websocket on the app's own port (another origin), so the app is told
+    # to accept that origin.
+    proxy_port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OLLAMA_"))},
         "PORT": str(free_port()),
@@ -110,8 +115,10 @@ def app_server(tmp_path_factory, fake_upstream):
         "OPENAI_BASE_URL": fake_upstream.base_url,
         "OPENAI_API_KEY": FAKE_KEY,
         "OPENAI_MODEL": FAKE_MODEL,
+        "UNBROKEN_ALLOWED_ORIGINS": f"http://127.0.0.1:{proxy_port}",
     }
     app = RunningApp(int(env["PORT"]), env, data / "app.log")
+    app.proxy_port = proxy_port
     try:
         app.start()
         yield app
@@ -127,7 +134,7 @@ def nginx_in_front(app_server):
     started: list[NginxProxy] = []
 
     def start(mode: str = "streaming") -> NginxProxy:
-        proxy = NginxProxy(app_server.port, mode).__enter__()
+        proxy = NginxProxy(app_server.port, mode, port=app_server.proxy_port).__enter__()
         started.append(proxy)
         return proxy
 

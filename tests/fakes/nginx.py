@@ -90,9 +90,9 @@ def main_config(directory: Path, site_path: Path) -> str:
 
 
 class NginxProxy:
-    def __init__(self, upstream_port: int, mode: str = "streaming") -> None:
+    def __init__(self, upstream_port: int, mode: str = "streaming", port: int | None = None) -> None:
         self.upstream_port, self.mode = upstream_port, mode
-        self.port = free_port()
+        self.port = port or free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="unbroken-nginx-"))
         self._process: subprocess.Popen | None = None
 
