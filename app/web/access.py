@@ -124,7 +124,11 @@ class AccessGate:
                 return await self._unauthenticated(scope, send, path)
         scope.setdefault("state", {})["actor"] = actor
         if scope["type"] == "websocket":
-            return await self.app(scope, receive, send)
+            # The origin was judged above. Reflex's socket server judges it again, against
+            # UNBROKEN_ALLOWED_ORIGINS alone (rxconfig), so once one is set it would refuse the
+            # app's own pages; it checks only an Origin that is present.
+            headers = [(name, value) for name, value in scope["headers"] if name != b"origin"]
+            return await self.app({**scope, "headers": headers}, receive, send)
         await self.app(scope, receive, _SecureHeaders(send, headers, self.service.settings.port))
 
     async def _unauthenticated(self, scope: Scope, send: Send, path: str) -> None:

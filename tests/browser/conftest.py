@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.browser.team_app import TeamApp, canary_key, copy_checkout, team_env
 from tests.fakes.nginx import NginxProxy
 from tests.fakes.server import free_port
 from tests.fakes.upstream import FakeUpstream
@@ -39,8 +40,8 @@ START_TIMEOUT_S = 600
 class RunningApp:
     """``scripts/run`` in its own process group; can be killed (-9) and started again."""
 
-    def __init__(self, port: int, env: dict[str, str], log_path: Path) -> None:
-        self.port, self.env, self.log_path = port, env, log_path
+    def __init__(self, port: int, env: dict[str, str], log_path: Path, cwd: Path = ROOT) -> None:
+        self.port, self.env, self.log_path, self.cwd = port, env, log_path, cwd
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
         self.proxy_port: int | None = None  # where the nginx tests put a proxy in front of it
@@ -51,7 +52,7 @@ class RunningApp:
     def start(self, **env_overrides: str) -> None:
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
-                ["scripts/run"], cwd=ROOT, env={**self.env, **env_overrides}, stdout=log,
+                ["scripts/run"], cwd=self.cwd, env={**self.env, **env_overrides}, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
         _wait_until_ready(self.url, self.process, self.log_path)
@@ -124,6 +125,26 @@ def app_server(tmp_path_factory, fake_upstream):
         yield app
     finally:
         app.stop()
+
+
+@pytest.fixture(scope="module")
+def team_app(tmp_path_factory):
+    """A second app in password mode (tests/browser/team_app.py), from a copy of the checkout
+    with its own build, fake upstream and database; one per test module that uses it."""
+    directory = tmp_path_factory.mktemp("team")
+    (checkout := directory / "checkout").mkdir()
+    (data := directory / "data").mkdir()
+    with FakeUpstream() as upstream:
+        started = time.monotonic()
+        copy_checkout(ROOT, checkout)
+        key, nginx_port = canary_key(), free_port()
+        env = team_env(dict(os.environ), data, upstream, FAKE_MODEL, nginx_port, key)
+        app = RunningApp(int(env["PORT"]), env, data / "app.log", cwd=checkout)
+        try:
+            app.start()
+            yield TeamApp(app, upstream, checkout, data / "unbroken.db", key, nginx_port, time.monotonic() - started)
+        finally:
+            app.stop()
 
 
 @pytest.fixture

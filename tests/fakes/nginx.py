@@ -3,8 +3,9 @@
 Not a fake of nginx: the real ``/usr/sbin/nginx`` (``scripts/test`` installs it), running the
 server block the README recommends, so the documented example is the one the tests run.
 
-- ``NginxProxy(upstream_port, mode="streaming")`` — the recommended config as it is, with its
-  ``listen`` moved to a free 127.0.0.1 port and ``proxy_pass`` pointed at ``upstream_port``;
+- ``NginxProxy(upstream_port, mode="streaming", port=None)`` — the recommended config as it
+  is, with its ``listen`` moved to ``port`` on 127.0.0.1 (None: a free one) and
+  ``proxy_pass`` pointed at ``upstream_port``;
 - ``mode="buffering"`` — the same, but ``/api/`` goes through a location left at nginx's
   defaults (HTTP/1.0 to the app, ``proxy_buffering on``) that also ignores the app's
   ``X-Accel-Buffering: no``: a proxy that holds event streams in its buffers, as
