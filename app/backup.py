@@ -33,6 +33,7 @@ from app.settings import Settings, SettingsError
 BUSY_TIMEOUT_S = 30.0  # a writer's commit in progress: wait for it rather than fail
 # Tables counted in the summary, with the word for them; a table an older schema lacks is skipped.
 COUNTED = (("user", "accounts"), ("conversation", "conversations"), ("run", "answers"))
+BACKUP_TOOLS = {"postgresql": "pg_dump", "mysql": "mysqldump", "mariadb": "mariadb-dump"}
 
 
 class Refused(Exception):
@@ -52,7 +53,7 @@ class Summary:
     counts: dict[str, int]
 
     def describe(self) -> str:
-        counted = ", ".join(f"{n} {word}" for word, n in self.counts.items())
+        counted = ", ".join(f"{word}: {n}" for word, n in self.counts.items())
         return (f"Backed up {self.source} to {self.target}: {self.size_bytes} bytes, integrity ok, "
                 f"schema {self.schema_revision or 'unversioned'}; {counted}.")
 
@@ -63,8 +64,9 @@ def sqlite_path(database_url: str) -> Path:
     url = sqlalchemy.make_url(database_url)
     backend = url.get_backend_name()
     if backend != "sqlite":
+        tool = BACKUP_TOOLS.get(backend, "its own backup tool")
         raise Refused(f"DATABASE_URL points to a {backend} database; scripts/backup copies SQLite files only. "
-                      f"Back it up with {backend}'s own tools (for PostgreSQL: pg_dump).")
+                      f"Back it up with the database's own tools ({tool}).")
     if not url.database or url.database == ":memory:":
         raise Refused("DATABASE_URL names an in-memory SQLite database: there is no file to back up.")
     return Path(url.database)

@@ -158,7 +158,7 @@ async def test_scripts_backup_writes_a_relative_target_where_it_is_typed_and_nev
     assert first.returncode == 0, first.stderr
     written = tmp_path / "backups" / "first.db"
     assert f"to {written}:" in first.stdout and "integrity ok" in first.stdout
-    assert "1 accounts, 1 conversations, 1 answers" in first.stdout
+    assert "accounts: 1, conversations: 1, answers: 1" in first.stdout
 
     again = await asyncio.to_thread(run_backup, "backups/first.db", database_url=settings.database_url,
                                     cwd=tmp_path, command=command)
