@@ -44,7 +44,7 @@ class RunningApp:
         self.port, self.env, self.log_path, self.cwd = port, env, log_path, cwd
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
-        self.proxy_port: int | None = None  # where the nginx tests put a proxy in front of it
+        self.proxy_port: int | None = None  # where the proxy tests put a proxy in front of it
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -100,9 +100,9 @@ def fake_upstream():
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory, fake_upstream):
     data = tmp_path_factory.mktemp("app")
-    # The nginx tests put a proxy on this port in front of the app. The page they load through
-    # it opens Reflex's websocket on the app's own port (another origin), so the app is told
-    # to accept that origin.
+    # The proxy tests (nginx, the TCP proxy that cuts connections) put a proxy on this port in
+    # front of the app. The page they load through it opens Reflex's websocket on the app's own
+    # port (another origin), so the app is told to accept that origin.
     proxy_port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OLLAMA_"))},
@@ -117,6 +117,9 @@ def app_server(tmp_path_factory, fake_upstream):
         "OPENAI_API_KEY": FAKE_KEY,
         "OPENAI_MODEL": FAKE_MODEL,
         "UNBROKEN_ALLOWED_ORIGINS": f"http://127.0.0.1:{proxy_port}",
+        # Many tests share the one local user, and some leave an answer streaming: the limit of
+        # answers at once (2 by default) is tested on the team app (test_team.py), not here.
+        "UNBROKEN_CONCURRENT_RUNS": "50",
     }
     app = RunningApp(int(env["PORT"]), env, data / "app.log")
     app.proxy_port = proxy_port

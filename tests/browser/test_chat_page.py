@@ -74,7 +74,7 @@ def test_a_question_gets_a_streamed_answer(app_server, context, screenshot):
 
 
 def test_a_cut_connection_shows_reconnecting_then_the_exact_answer(app_server, context, screenshot):
-    with TCPProxy(int(app_server.url.rsplit(":", 1)[1])) as proxy:
+    with TCPProxy(app_server.port, port=app_server.proxy_port) as proxy:
         page = context.new_page()
         answer = ask(page, proxy.url, "What happens when the network blinks?")
         wait_state(answer, "streaming")
@@ -92,7 +92,7 @@ def test_a_cut_connection_shows_reconnecting_then_the_exact_answer(app_server, c
 
 
 def test_after_a_502_the_page_opens_a_new_stream_and_resumes(app_server, context):
-    with TCPProxy(int(app_server.url.rsplit(":", 1)[1])) as proxy:
+    with TCPProxy(app_server.port, port=app_server.proxy_port) as proxy:
         page = context.new_page()
         answer = ask(page, proxy.url, "What if the proxy answers 502?")
         wait_state(answer, "streaming")

@@ -114,7 +114,7 @@ def test_ten_cuts_and_a_twenty_second_outage_end_with_the_exact_text_from_one_up
     long_text = "".join(f"Paragraph {i}: the network keeps failing, the answer keeps going.\n\n" for i in range(60))
     fake_upstream.set_script(Answer(text=long_text, chunk_chars=8, delay_s=0.07))  # about 36 s of streaming
     calls_before = len(fake_upstream.calls)
-    with TCPProxy(app_server.port) as proxy:
+    with TCPProxy(app_server.port, port=app_server.proxy_port) as proxy:
         page = context.new_page()
         answer = ask_fake(page, proxy.url, "Keep going through every cut")
         wait_state(answer, "streaming")

@@ -14,9 +14,9 @@ from tests.fakes.server import free_port
 
 
 class TCPProxy:
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, port: int | None = None) -> None:
         self.target_port = target_port
-        self.port = free_port()
+        self.port = port or free_port()
         self.cuts = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
