@@ -6,7 +6,8 @@ lifecycle: ``start()`` opens the database, recovers unfinished runs and starts t
 writer; ``close()`` stops runs and flushes the log. Constructing it does no I/O.
 
 Every call on behalf of somebody takes their ``Actor`` first: a conversation or run of
-another user is ``NotFound``, exactly like an id that does not exist.
+another user is ``NotFound``, exactly like an id that does not exist. ``settings`` is the
+configuration with an admin's provider settings laid over it (``apply_provider_settings``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from app.engine.limits import RunLimits
 from app.engine.log import EventLog
 from app.engine.metrics import Metrics
 from app.engine.models import utcnow
-from app.engine.provider_settings import KEY_PREFIX, check_changes, effective, views, with_changes
+from app.engine.provider_settings import KEY_PREFIX, PROVIDERS, check_changes, effective, views, with_changes
 from app.engine.providers import Provider, ProviderRegistry, build_registry
 from app.engine.retry import RetryPolicy
 from app.engine.run_input import (
@@ -447,6 +448,8 @@ class ChatService:
         """An admin sets a provider's key, base URL or models (``provider_settings.check_changes``)."""
         if not actor.is_admin:
             raise Forbidden("Only an admin can change the providers.")
+        if provider not in PROVIDERS:
+            raise NotFound("provider")
         await self.apply_provider_settings(check_changes(provider, body))
         return await self.provider_views(actor)
 
