@@ -8,6 +8,9 @@ import reflex as rx
 from starlette.applications import Starlette
 
 from app.runtime import chat_service
+from app.ui.account import AccountState, account_page
+from app.ui.admin import admin_page
+from app.ui.admin_state import AdminState
 from app.ui.diagnostics import diagnostics_page
 from app.ui.pages import chat_page
 from app.ui.state import ChatState
@@ -34,3 +37,5 @@ app.register_lifespan_task(engine_lifespan)
 app.add_page(chat_page, route="/", title="Unbroken", on_load=ChatState.load)
 app.add_page(chat_page, route="/c/[conversation_id]", title="Unbroken", on_load=ChatState.load)
 app.add_page(diagnostics_page, route="/diagnostics", title="Connection diagnostics · Unbroken")
+app.add_page(admin_page, route="/admin", title="Admin · Unbroken", on_load=AdminState.load)
+app.add_page(account_page, route="/account", title="Account · Unbroken", on_load=AccountState.load)

@@ -65,6 +65,10 @@ class LifecycleLog:
         line.update({key: self._clean(value) for key, value in fields.items()})
         self._logger.info(name, extra={_FIELDS_ATTR: line})
 
+    def mask(self, secrets: tuple[str, ...]) -> None:
+        """Mask these from now on (keys an admin entered after the start)."""
+        self._secrets = secrets
+
     def text(self, key: str, text: str | None) -> dict[str, object]:
         """``{key: text}`` when content logging is on, else ``{}``: spread it into ``event``."""
         return {key: text} if self.content and text is not None else {}

@@ -96,16 +96,9 @@ class Runner:
         self._store = store
         self._history = history
         self._log = log
-        self._registry = registry
-        loop_time = asyncio.get_running_loop().time
-        self._gates = {
-            name: _Gate(
-                CircuitBreaker(name, gates.breaker_failures, gates.breaker_cooldown_s, loop_time),
-                SlotQueue(gates.concurrency),
-                StreamFallback(gates.stream_fallback_after, gates.stream_fallback_s, not gates.streaming, loop_time),
-            )
-            for name in registry.providers
-        }
+        self._gate_settings = gates
+        self._loop_time = asyncio.get_running_loop().time
+        self._gates: dict[str, _Gate] = {}
         self._policy = policy
         self._timeouts = timeouts
         self._clock = clock
@@ -116,8 +109,26 @@ class Runner:
         self._telemetry = telemetry or Telemetry()
         self._on_end = on_end
         self._budget_left = budget_left
-        for name, gate in self._gates.items():
-            self._telemetry.watch_gate(name, gate.breaker, gate.slots)
+        self.use_registry(registry)
+
+    def use_registry(self, registry: ProviderRegistry) -> None:
+        """Serve the next answers from ``registry`` (an admin changed the providers); answers
+        under way go on with the provider they started with. A provider keeps its gate
+        (breaker, slots, stream fallback) across changes."""
+        self._registry = registry
+        for name in registry.providers:
+            if name not in self._gates:
+                self._gates[name] = gate = self._new_gate(name)
+                self._telemetry.watch_gate(name, gate.breaker, gate.slots)
+
+    def _new_gate(self, name: str) -> _Gate:
+        settings, loop_time = self._gate_settings, self._loop_time
+        return _Gate(
+            CircuitBreaker(name, settings.breaker_failures, settings.breaker_cooldown_s, loop_time),
+            SlotQueue(settings.concurrency),
+            StreamFallback(settings.stream_fallback_after, settings.stream_fallback_s, not settings.streaming,
+                           loop_time),
+        )
 
     def start(self, run: RunRow, text_so_far: str = "") -> None:
         """Run (or, with ``text_so_far``, continue) an answer in a task of its own."""

@@ -6,7 +6,8 @@ lifecycle: ``start()`` opens the database, recovers unfinished runs and starts t
 writer; ``close()`` stops runs and flushes the log. Constructing it does no I/O.
 
 Every call on behalf of somebody takes their ``Actor`` first: a conversation or run of
-another user is ``NotFound``, exactly like an id that does not exist.
+another user is ``NotFound``, exactly like an id that does not exist. ``settings`` is the
+configuration with an admin's provider settings laid over it (``apply_provider_settings``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from app.engine.accounts import Accounts, Actor
+from app.engine.accounts import Accounts, Actor, UserRow
 from app.engine.attempts import Timeouts
 from app.engine.chaos import FAULTS, Chaos, UnknownFault
 from app.engine.db import open_database
@@ -31,6 +32,7 @@ from app.engine.limits import RunLimits
 from app.engine.log import EventLog
 from app.engine.metrics import Metrics
 from app.engine.models import utcnow
+from app.engine.provider_settings import KEY_PREFIX, PROVIDERS, check_changes, effective, views, with_changes
 from app.engine.providers import Provider, ProviderRegistry, build_registry
 from app.engine.retry import RetryPolicy
 from app.engine.run_input import (
@@ -47,6 +49,7 @@ from app.engine.timeline import (
     MAX_BROWSER_TRACES_PER_RUN, BadClientEvents, check_browser_events, support_report, timeline,
 )
 from app.engine.titles import question_title, suggest_title
+from app.engine.user_changes import check_user_changes
 from app.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -54,7 +57,10 @@ logger = logging.getLogger(__name__)
 class ChatService:
     def __init__(self, settings: Settings, provider: Provider | None = None, clock: RunnerClock = RunnerClock()) -> None:
         """``provider``: serve this one provider instead of the configured ones (tests)."""
-        self.settings = settings
+        self.settings = settings  # the configuration with an admin's provider settings over it
+        self._configured = settings
+        self._fixed_provider = provider is not None
+        self._provider_lock = asyncio.Lock()
         self._clock = clock
         self.registry: ProviderRegistry | None = ProviderRegistry([(provider, ())]) if provider else None
         self.store: Store | None = None
@@ -72,7 +78,8 @@ class ChatService:
         self._side_work: set[asyncio.Task] = set()  # title suggestions: cancelled at close
         # Metrics on a registry of this service's own; lifecycle lines without message text
         # unless UNBROKEN_LOG_CONTENT is on, and never a key.
-        self.telemetry = Telemetry(Metrics(), LifecycleLog(content=settings.log_content, secrets=settings.secrets()))
+        self.secrets = settings.secrets()  # every key configured or entered since start: masked
+        self.telemetry = Telemetry(Metrics(), LifecycleLog(content=settings.log_content, secrets=self.secrets))
         try:
             self.chaos = Chaos(settings.chaos, settings.chaos_faults or FAULTS)
         except UnknownFault as exc:
@@ -117,6 +124,7 @@ class ChatService:
             on_end=self._after_end,
             budget_left=self.limits.budget_left,
         )
+        await self.apply_provider_settings()
         budget = self.settings.auto_continue_max if self.settings.auto_continue else 0
         recovered = await self.runner.recover(auto_continue_max=budget)
         if recovered:
@@ -403,7 +411,57 @@ class ChatService:
         traces = await asyncio.to_thread(self.store.traces, run_id)
         provider = self.registry.providers.get(run.provider)
         label = provider.label if provider else f"{run.provider} (no longer configured)"
-        return support_report(run, traces, label, self.settings.secrets())
+        return support_report(run, traces, label, self.secrets)
+
+    # -- what admins change --------------------------------------------------------------
+
+    async def apply_provider_settings(self, changes: dict[str, str | None] | None = None) -> None:
+        """An admin's provider settings (``provider_settings``) over the configuration, for the
+        next answers; with ``changes``, those are written first — only once the providers they
+        make can be built (else ``InputError`` and nothing is written)."""
+        async with self._provider_lock:
+            stored = with_changes(await asyncio.to_thread(self.accounts.instance_settings, KEY_PREFIX),
+                                  changes or {})
+            settings = effective(self._configured, stored)
+            try:
+                registry = self.registry if self._fixed_provider else build_registry(settings, self._http)
+            except SettingsError as exc:
+                if changes is not None:
+                    raise InputError("bad_provider_settings", str(exc)) from None
+                logger.error("the admin's provider settings do not fit the configuration (%s); using the "
+                             "configuration's", exc)
+                return
+            for key, value in (changes or {}).items():
+                await asyncio.to_thread(self.accounts.set_setting, key, value)
+            self.settings, self.registry = settings, registry
+            self.runner.use_registry(registry)
+            self.secrets = tuple(dict.fromkeys((*self.secrets, *settings.secrets())))
+            self.telemetry.log.mask(self.secrets)
+
+    async def provider_views(self, actor: Actor) -> list[dict]:
+        """Each provider as an admin sees it (``provider_settings.views``: never a key)."""
+        if not actor.is_admin:
+            raise Forbidden("Only an admin can see the provider settings.")
+        return views(self.settings, await asyncio.to_thread(self.accounts.instance_settings, KEY_PREFIX))
+
+    async def set_provider(self, actor: Actor, provider: str, body: dict) -> list[dict]:
+        """An admin sets a provider's key, base URL or models (``provider_settings.check_changes``)."""
+        if not actor.is_admin:
+            raise Forbidden("Only an admin can change the providers.")
+        if provider not in PROVIDERS:
+            raise NotFound("provider")
+        await self.apply_provider_settings(check_changes(provider, body))
+        return await self.provider_views(actor)
+
+    async def update_user(self, actor: Actor, user_id: str, changes: dict) -> UserRow:
+        """An admin disables, enables, promotes or limits a user (``user_changes``)."""
+        if not actor.is_admin:
+            raise Forbidden("Only an admin can change users.")
+        row = await asyncio.to_thread(self.accounts.update_user, user_id,
+                                      **check_user_changes(actor, user_id, changes))
+        if row is None:
+            raise NotFound("user")
+        return row
 
     def set_chaos(self, actor: Actor, body: dict) -> dict:
         """Switch chaos mode (admins only): ``{"enabled": bool, "faults": [name, …] (optional)}``."""

@@ -43,11 +43,13 @@ def _sidebar() -> rx.Component:
 
 
 def _account() -> rx.Component:
-    """Who is signed in, and the way out (a plain form: the session cookie is HttpOnly)."""
+    """Who is signed in, their account page (API tokens), and the way out (a plain form: the
+    session cookie is HttpOnly)."""
     return rx.cond(
         ChatState.auth_mode != "none",
         rx.el.div(
             rx.el.span(ChatState.user_name, class_name="ub-user-name", data_testid="user-name"),
+            rx.link("Account", href="/account", class_name="ub-account-link"),
             rx.cond(ChatState.is_admin, rx.link("Admin", href="/admin", class_name="ub-admin-link")),
             rx.cond(
                 ChatState.auth_mode == "password",

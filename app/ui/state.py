@@ -1,8 +1,8 @@
 """The chat page's Reflex state: the conversation list, the open conversation's messages and
 what the composer sends. Coarse facts only — answer text streams outside state.
 
-Every event first finds out who is asking (``_signed_in``) from the headers of the page's
-websocket handshake, by the same rule as the HTTP API (``identity.identify``); a signed-out
+Every event first finds out who is asking (``_signed_in``: ``signed_in.event_actor``, from
+the headers of the page's websocket handshake, by the same rule as the HTTP API); a signed-out
 page is sent to /login, and every engine call carries the actor, so another user's
 conversation reads as one that does not exist.
 """
@@ -18,9 +18,9 @@ from typing import TypeVar
 import reflex as rx
 
 from app.engine.accounts import Actor
-from app.engine.identity import Credentials, identify
 from app.engine.run_input import Forbidden, InputError, NotFound, OverLimit, RunRequest
 from app.runtime import chat_service
+from app.ui.signed_in import SIGN_IN, event_actor
 
 
 @dataclasses.dataclass
@@ -69,7 +69,6 @@ def _parse(text: object, kind: type, message: str):
         raise InputError("bad_setting", message) from None
 
 GONE_NOTICE = "This conversation does not exist (or was deleted)."
-SIGN_IN = "/login"
 
 
 class ChatState(rx.State):
@@ -106,12 +105,8 @@ class ChatState(rx.State):
     default_temperature: str = ""
 
     async def _signed_in(self) -> Actor | None:
-        """Who sent this event: from the websocket handshake's cookie, token or proxy header
-        (checked again for every event, so a sign-out or a disabled account takes effect)."""
-        service = chat_service()
-        headers = {name.lower(): value for name, value in self.router.headers.raw_headers.items()}
-        credentials = Credentials.from_headers(headers, headers.get("asgi-scope-client"), service.settings)
-        return await asyncio.to_thread(identify, service.settings, service.accounts, credentials)
+        """Who sent this event (``signed_in.event_actor``)."""
+        return await event_actor(self.router)
 
     def _route_conversation_id(self) -> str:
         parts = self.router.url.path.strip("/").split("/")

@@ -178,7 +178,10 @@ class _SecureHeaders:
             if headers.get("content-type", "").startswith("text/html"):
                 self._start = {**message, "headers": headers.raw}
                 return
-            headers.setdefault("content-security-policy", NON_PAGE_CSP)
+            # A 304 (a reload of a cached page) has no body and no content type; the browser
+            # merges its headers into the cached page's, so a CSP here would replace the page's.
+            if message["status"] != 304:
+                headers.setdefault("content-security-policy", NON_PAGE_CSP)
             return await self._send({**message, "headers": headers.raw})
         if self._start is None:
             return await self._send(message)
