@@ -78,9 +78,11 @@ def _signup() -> rx.Component:
     invite = rx.cond(
         AdminState.invite_link != "",
         rx.el.div(
-            rx.el.p("Send this link to the person you invite (valid 7 days, once; it is not shown again):",
+            rx.el.p("Send this link to the person you invite (valid 7 days, once; it is not shown again; "
+                    "copy it with the browser's “Copy link”):",
                     class_name="ub-hint"),
-            rx.el.code(AdminState.invite_link, class_name="ub-secret-once", data_testid="invite-link"),
+            rx.el.a(rx.el.code(AdminState.invite_link), href=AdminState.invite_link, class_name="ub-secret-once",
+                    data_testid="invite-link"),
         ),
     )
     return rx.el.section(

@@ -169,7 +169,9 @@ class AdminState(rx.State):
         if away:
             return away
         code = await asyncio.to_thread(chat_service().accounts.create_invite, actor)
-        self.invite_link = f"{self.router.url.origin}/signup?invite={code}"
+        # A path: the page shows it as a link, which the browser completes with its own origin
+        # (the server cannot tell which address the admin's browser used).
+        self.invite_link = f"/signup?invite={code}"
         self.notice, self.saved = "", ""
         return None
 
