@@ -13,7 +13,6 @@ configuration with an admin's provider settings laid over it (``apply_provider_s
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ import httpx
 from app.engine.accounts import Accounts, Actor, UserRow
 from app.engine.attempts import Timeouts
 from app.engine.chaos import FAULTS, Chaos, UnknownFault
+from app.engine.conversations import Conversations
 from app.engine.db import open_database
 from app.engine.errors import UpstreamError
 from app.engine.events import End, LogEvent
@@ -31,12 +31,12 @@ from app.engine.lifecycle_log import LifecycleLog, install_handler
 from app.engine.limits import RunLimits
 from app.engine.log import EventLog
 from app.engine.metrics import Metrics
-from app.engine.models import utcnow
 from app.engine.provider_settings import KEY_PREFIX, PROVIDERS, check_changes, effective, views, with_changes
 from app.engine.providers import Provider, ProviderRegistry, build_registry
 from app.engine.retry import RetryPolicy
+from app.engine.run_records import RunRecords
 from app.engine.run_input import (
-    MAX_CLIENT_REQUEST_ID_CHARS, MAX_TITLE_CHARS, Conflict, Forbidden, InputError, NotFound, RunRequest, TooLarge,
+    MAX_CLIENT_REQUEST_ID_CHARS, Conflict, Forbidden, InputError, NotFound, RunRequest, TooLarge,
     check_settings, run_params,
 )
 from app.engine.runner import GateSettings, Runner, RunnerClock
@@ -44,10 +44,7 @@ from app.engine.states import CONTINUABLE_STATES, RunState
 from app.engine.store import (
     ConversationNotFound, ConversationSettings, MessageNotFound, NewRun, RunRow, Store,
 )
-from app.engine.telemetry import StreamWatch, Telemetry
-from app.engine.timeline import (
-    MAX_BROWSER_TRACES_PER_RUN, BadClientEvents, check_browser_events, support_report, timeline,
-)
+from app.engine.telemetry import Telemetry
 from app.engine.titles import question_title, suggest_title
 from app.engine.user_changes import check_user_changes
 from app.settings import Settings, SettingsError
@@ -67,6 +64,8 @@ class ChatService:
         self.history: History | None = None
         self.accounts: Accounts | None = None
         self.limits: RunLimits | None = None
+        self.conversations: Conversations | None = None
+        self.records: RunRecords | None = None
         # Checking a user's limits and starting their answer happen under the user's lock, so
         # two requests at once cannot both pass a limit that only one of them fits.
         self._user_locks: dict[str, asyncio.Lock] = {}
@@ -74,7 +73,6 @@ class ChatService:
         self.runner: Runner | None = None
         self._http: httpx.AsyncClient | None = None
         self._writer: asyncio.Task | None = None
-        self._trace_writes: set[asyncio.Task] = set()
         self._side_work: set[asyncio.Task] = set()  # title suggestions: cancelled at close
         # Metrics on a registry of this service's own; lifecycle lines without message text
         # unless UNBROKEN_LOG_CONTENT is on, and never a key.
@@ -124,6 +122,8 @@ class ChatService:
             on_end=self._after_end,
             budget_left=self.limits.budget_left,
         )
+        self.conversations = Conversations(self.store, self.history, self.runner, self.log, self.check_settings)
+        self.records = RunRecords(self.store, self.telemetry, self._provider_label, lambda: self.secrets)
         await self.apply_provider_settings()
         budget = self.settings.auto_continue_max if self.settings.auto_continue else 0
         recovered = await self.runner.recover(auto_continue_max=budget)
@@ -136,7 +136,9 @@ class ChatService:
             self.log.close_feeds()
         for task in self._side_work:
             task.cancel()
-        await asyncio.gather(*self._trace_writes, *self._side_work, return_exceptions=True)
+        await asyncio.gather(*self._side_work, return_exceptions=True)
+        if self.records is not None:
+            await self.records.close()
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
@@ -277,70 +279,9 @@ class ChatService:
                 self.runner.start(new)
         return new, created
 
-    # -- conversations -----------------------------------------------------------------------
-
-    async def conversations(self, actor: Actor, search: str = "") -> list:
-        """The actor's conversations, newest first (``History.conversations``)."""
-        return await asyncio.to_thread(self.history.conversations, actor.id, search)
-
-    async def update_conversation(self, actor: Actor, conversation_id: str, changes: dict) -> None:
-        """Rename and/or change settings: ``title`` and the ConversationSettings fields; a
-        setting set to None goes back to the default. Unknown keys are refused."""
-        unknown = set(changes) - {"title", *ConversationSettings.__dataclass_fields__}
-        if unknown:
-            raise InputError("unknown_field", f"Unknown field(s): {', '.join(sorted(map(str, unknown)))}.")
-        values = {}
-        if "title" in changes:
-            title = changes["title"]
-            if not isinstance(title, str) or not title.strip() or len(title.strip()) > MAX_TITLE_CHARS:
-                raise InputError("bad_title", f"A title needs 1 to {MAX_TITLE_CHARS} characters.")
-            values["title"] = title.strip()
-        settings = {name: value for name, value in changes.items() if name != "title"}
-        checked = dataclasses.asdict(self.check_settings(**settings))
-        values.update({name: checked[name] for name in settings})
-        if not values:
-            raise InputError("nothing_to_change", "Send at least one of title, model, system_prompt, max_tokens, "
-                                                  "temperature.")
-        if not await asyncio.to_thread(self.store.update_conversation, conversation_id, actor.id, **values):
-            raise NotFound("conversation")
-
-    async def conversation_view(self, actor: Actor, conversation_id: str) -> dict:
-        """``GET /api/conversations/{id}``: its settings and the branch on screen."""
-        summary = await asyncio.to_thread(self.history.conversation, conversation_id, actor.id)
-        if summary is None:
-            raise NotFound("conversation")
-        settings = await asyncio.to_thread(self.store.conversation_settings, conversation_id, actor.id)
-        messages = await asyncio.to_thread(self.history.messages, conversation_id, actor.id)
-        return {
-            "id": summary.id,
-            "title": summary.title,
-            "updated_at": summary.updated_at.isoformat(),
-            "settings": dataclasses.asdict(settings),
-            "messages": [
-                {
-                    "id": m.id, "role": m.role, "content": m.content, "run_id": m.run_id,
-                    "run_state": str(m.run_state) if m.run_state else None,
-                    "version": m.version, "versions": m.versions,
-                    "previous_version_id": m.previous_version_id, "next_version_id": m.next_version_id,
-                }
-                for m in messages
-            ],
-        }
-
-    async def show_branch(self, actor: Actor, conversation_id: str, message_id: object) -> None:
-        """Show the branch through ``message_id`` (one of the versions of a turn)."""
-        if not isinstance(message_id, str):
-            raise InputError("bad_message_id", "message_id must be a string.")
-        if not await asyncio.to_thread(self.store.show_branch, conversation_id, actor.id, message_id):
-            raise NotFound("message")
-
-    async def delete_conversation(self, actor: Actor, conversation_id: str) -> None:
-        """Stop its unfinished answers, then delete it with everything it holds."""
-        for run_id in await asyncio.to_thread(self.store.conversation_run_ids, conversation_id, actor.id):
-            await self.runner.stop(run_id)
-        await self.log.durable()
-        if not await asyncio.to_thread(self.store.delete_conversation, conversation_id, actor.id):
-            raise NotFound("conversation")
+    def _provider_label(self, name: str) -> str:
+        provider = self.registry.providers.get(name)
+        return provider.label if provider else f"{name} (no longer configured)"
 
     # -- titles ----------------------------------------------------------------------------
 
@@ -367,51 +308,6 @@ class ChatService:
             return
         if suggested:
             await asyncio.to_thread(self.store.replace_title, run.conversation_id, title, suggested)
-
-    # -- what happened to a run -------------------------------------------------------------
-
-    def trace(self, run_id: str, kind: str, data: dict) -> None:
-        """Note a server-side fact about a run (an event stream opened or closed) without
-        waiting: written in the background, best effort, never in the way of delivery."""
-        task = asyncio.create_task(asyncio.to_thread(
-            self.store.add_traces, run_id, "server", [(utcnow(), kind, data)]
-        ))
-        self._trace_writes.add(task)
-        task.add_done_callback(self._trace_written)
-
-    def watch_stream(self, run: RunRow, after_seq: int, client: str | None) -> StreamWatch:
-        """An event stream opens: noted in the run's traces, the metrics and the lifecycle log
-        now, and again when the caller reports it ``closed``."""
-        return self.telemetry.stream_opened(run.id, run.user_id, after_seq, client,
-                                            lambda kind, data: self.trace(run.id, kind, data))
-
-    def _trace_written(self, task: asyncio.Task) -> None:
-        self._trace_writes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning("could not store a run trace: %s", task.exception())
-
-    async def record_browser_events(self, actor: Actor, run_id: str, report: dict) -> int:
-        """Store what a browser reports about its connection to a run (``timeline.check_browser_events``);
-        returns how many were kept (a run keeps at most MAX_BROWSER_TRACES_PER_RUN of them)."""
-        await self.get_run(actor, run_id)
-        try:
-            checked = check_browser_events(report, received_at=utcnow())
-        except BadClientEvents as exc:
-            raise InputError("bad_events", str(exc)) from None
-        return await asyncio.to_thread(
-            self.store.add_traces, run_id, "browser", checked, MAX_BROWSER_TRACES_PER_RUN
-        )
-
-    async def run_timeline(self, actor: Actor, run_id: str) -> list[dict]:
-        run = await self.get_run(actor, run_id)
-        return timeline(run, await asyncio.to_thread(self.store.traces, run_id))
-
-    async def run_report(self, actor: Actor, run_id: str) -> dict:
-        run = await self.get_run(actor, run_id)
-        traces = await asyncio.to_thread(self.store.traces, run_id)
-        provider = self.registry.providers.get(run.provider)
-        label = provider.label if provider else f"{run.provider} (no longer configured)"
-        return support_report(run, traces, label, self.secrets)
 
     # -- what admins change --------------------------------------------------------------
 

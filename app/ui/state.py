@@ -240,7 +240,7 @@ class ChatState(rx.State):
         actor = await self._signed_in()
         if actor is None:
             return rx.redirect(SIGN_IN)
-        if message_id and (await self._engine(chat_service().show_branch(actor, self.current_id, message_id)))[0]:
+        if message_id and (await self._engine(chat_service().conversations.show_branch(actor, self.current_id, message_id)))[0]:
             await self._refresh(actor)
 
     @rx.event
@@ -262,7 +262,7 @@ class ChatState(rx.State):
         if not ok:
             return
         if self.current_id and not (await self._engine(
-            chat_service().update_conversation(actor, self.current_id, settings)
+            chat_service().conversations.update(actor, self.current_id, settings)
         ))[0]:
             return
         self.system_prompt = settings["system_prompt"] or ""
@@ -277,7 +277,7 @@ class ChatState(rx.State):
             return rx.redirect(SIGN_IN)
         self.model = model
         if self.current_id:
-            await self._engine(chat_service().update_conversation(actor, self.current_id, {"model": model}))
+            await self._engine(chat_service().conversations.update(actor, self.current_id, {"model": model}))
 
     def _form_settings(self, form: dict) -> tuple[bool, dict]:
         """The settings form's text → checked values (blank = the default), or a notice."""
@@ -327,7 +327,7 @@ class ChatState(rx.State):
         actor = await self._signed_in()
         if actor is None:
             return rx.redirect(SIGN_IN)
-        ok, _ = await self._engine(chat_service().update_conversation(actor, self.current_id,
+        ok, _ = await self._engine(chat_service().conversations.update(actor, self.current_id,
                                                                       {"title": form.get("title")}))
         if not ok:
             return
@@ -344,7 +344,7 @@ class ChatState(rx.State):
         if actor is None:
             return rx.redirect(SIGN_IN)
         try:
-            await chat_service().delete_conversation(actor, self.current_id)
+            await chat_service().conversations.delete(actor, self.current_id)
         except NotFound:
             pass  # already gone: the result the user wanted
         self.confirming_delete = False

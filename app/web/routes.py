@@ -61,14 +61,17 @@ def api_routes(service: ChatService) -> list[Route]:
 
     async def timeline(request: Request) -> Response:
         run_id = request.path_params["run_id"]
-        return JSONResponse({"run_id": run_id, "entries": await service.run_timeline(actor_of(request), run_id)})
+        run = await service.get_run(actor_of(request), run_id)
+        return JSONResponse({"run_id": run_id, "entries": await service.records.timeline(run)})
 
     async def report(request: Request) -> Response:
-        return JSONResponse(await service.run_report(actor_of(request), request.path_params["run_id"]))
+        run = await service.get_run(actor_of(request), request.path_params["run_id"])
+        return JSONResponse(await service.records.report(run))
 
     async def client_events(request: Request) -> Response:
         body = await read_json_object(request, service.settings.max_request_bytes)
-        kept = await service.record_browser_events(actor_of(request), request.path_params["run_id"], body)
+        run = await service.get_run(actor_of(request), request.path_params["run_id"])
+        kept = await service.records.record_browser_events(run, body)
         return JSONResponse({"kept": kept}, status_code=202)
 
     async def models(request: Request) -> Response:
@@ -85,7 +88,7 @@ def api_routes(service: ChatService) -> list[Route]:
         return _created(run, created)
 
     async def conversations(request: Request) -> Response:
-        found = await service.conversations(actor_of(request), request.query_params.get("q", ""))
+        found = await service.conversations.list(actor_of(request), request.query_params.get("q", ""))
         return JSONResponse({"conversations": [
             {"id": c.id, "title": c.title, "updated_at": c.updated_at.isoformat()} for c in found
         ]})
@@ -93,20 +96,20 @@ def api_routes(service: ChatService) -> list[Route]:
     async def conversation(request: Request) -> Response:
         conversation_id, actor = request.path_params["conversation_id"], actor_of(request)
         if request.method == "DELETE":
-            await service.delete_conversation(actor, conversation_id)
+            await service.conversations.delete(actor, conversation_id)
             return Response(status_code=204)
         if request.method == "GET":
-            return JSONResponse(await service.conversation_view(actor, conversation_id))
+            return JSONResponse(await service.conversations.view(actor, conversation_id))
         body = await read_json_object(request, service.settings.max_request_bytes)
-        await service.update_conversation(actor, conversation_id, body)
-        view = await service.conversation_view(actor, conversation_id)
+        await service.conversations.update(actor, conversation_id, body)
+        view = await service.conversations.view(actor, conversation_id)
         return JSONResponse({"id": view["id"], "title": view["title"], "settings": view["settings"]})
 
     async def branch(request: Request) -> Response:
         conversation_id = request.path_params["conversation_id"]
         body = await read_json_object(request, service.settings.max_request_bytes)
-        await service.show_branch(actor_of(request), conversation_id, body.get("message_id"))
-        return JSONResponse(await service.conversation_view(actor_of(request), conversation_id))
+        await service.conversations.show_branch(actor_of(request), conversation_id, body.get("message_id"))
+        return JSONResponse(await service.conversations.view(actor_of(request), conversation_id))
 
     async def chaos(request: Request) -> Response:
         # Switching is for admins; with auth "none" the one user is the admin.

@@ -85,7 +85,7 @@ async def _event_stream(service: ChatService, run: RunRow, after: int, client: s
     lifecycle log has a line for each. In chaos mode the server may cut it after a few events,
     as a dropped connection would (no ``end``)."""
     run_id = run.id
-    watch = service.watch_stream(run, after, client)
+    watch = service.records.watch_stream(run, after, client)
     cut_after = service.chaos.stream_cut_after(run_id)
     closed_by = "client"  # unless the loop below finishes: then the server closed it
     try:

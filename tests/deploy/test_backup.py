@@ -116,10 +116,10 @@ async def test_a_backup_taken_while_an_answer_streams_restores_every_finished_co
     await restored.start()
     try:
         assert await asyncio.to_thread(restored.accounts.authenticate, "ada", PASSWORD) == admin
-        conversations = await restored.conversations(admin)
+        conversations = await restored.conversations.list(admin)
         assert {c.title for c in conversations} == {*QUESTIONS, "long"}
         for conversation_id, text in answers.items():
-            messages = (await restored.conversation_view(admin, conversation_id))["messages"]
+            messages = (await restored.conversations.view(admin, conversation_id))["messages"]
             assert [m["content"] for m in messages][1] == text
         # The answer caught mid-stream comes back as an interrupted partial, offered Continue.
         partial = await restored.run_view(admin, long_run)
