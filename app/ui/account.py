@@ -15,6 +15,7 @@ import reflex as rx
 
 from app.engine.accounts import AccountError
 from app.runtime import chat_service
+from app.ui.page_frame import notices, page_header
 from app.ui.signed_in import SIGN_IN, event_actor
 
 
@@ -101,12 +102,8 @@ def _new_token() -> rx.Component:
 
 def account_page() -> rx.Component:
     return rx.el.main(
-        rx.el.header(
-            rx.el.h1("Account · ", AccountState.user_name, class_name="ub-title"),
-            rx.link("Back to chats", href="/", class_name="ub-diag-back"),
-            class_name="ub-header",
-        ),
-        rx.cond(AccountState.notice != "", rx.el.div(AccountState.notice, class_name="ub-notice", role="alert")),
+        page_header("Account · ", AccountState.user_name),
+        *notices(AccountState.notice),
         rx.el.section(
             rx.el.h2("API tokens", class_name="ub-diag-section-title"),
             rx.el.p("A token lets a script use the HTTP API as you.", class_name="ub-hint"),

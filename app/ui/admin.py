@@ -11,6 +11,7 @@ import reflex as rx
 
 from app.settings import SIGNUP_MODES
 from app.ui.admin_state import AdminState, ProviderItem, UserItem
+from app.ui.page_frame import notices, page_header
 
 
 def _button(label: str, aria_label: str, on_click) -> rx.Component:
@@ -64,14 +65,20 @@ def _user_row(user: UserItem) -> rx.Component:
     )
 
 
-def _users() -> rx.Component:
+def _listing(title: str, hint: str, items: rx.Component) -> rx.Component:
+    """A section of the page: a list of users or providers, with what its fields mean."""
     return rx.el.section(
-        rx.el.h2("Users", class_name="ub-diag-section-title"),
-        rx.el.p("Blank limits use the instance's defaults (shown greyed).", class_name="ub-hint"),
-        rx.el.ul(rx.foreach(AdminState.users, _user_row), class_name="ub-admin-list"),
+        rx.el.h2(title, class_name="ub-diag-section-title"),
+        rx.el.p(hint, class_name="ub-hint"),
+        rx.el.ul(items, class_name="ub-admin-list"),
         class_name="ub-admin-section",
-        custom_attrs={"aria-label": "Users"},
+        custom_attrs={"aria-label": title},
     )
+
+
+def _users() -> rx.Component:
+    return _listing("Users", "Blank limits use the instance's defaults (shown greyed).",
+                    rx.foreach(AdminState.users, _user_row))
 
 
 def _signup() -> rx.Component:
@@ -154,25 +161,15 @@ def _provider(provider: ProviderItem) -> rx.Component:
 
 
 def _providers() -> rx.Component:
-    return rx.el.section(
-        rx.el.h2("Providers", class_name="ub-diag-section-title"),
-        rx.el.p("Values entered here win over the configuration; a blank field falls back to it. Keys are kept "
-                "on the server and never shown again.", class_name="ub-hint"),
-        rx.el.ul(rx.foreach(AdminState.providers, _provider), class_name="ub-admin-list"),
-        class_name="ub-admin-section",
-        custom_attrs={"aria-label": "Providers"},
-    )
+    return _listing("Providers", "Values entered here win over the configuration; a blank field falls back to it. "
+                                 "Keys are kept on the server and never shown again.",
+                    rx.foreach(AdminState.providers, _provider))
 
 
 def admin_page() -> rx.Component:
     return rx.el.main(
-        rx.el.header(
-            rx.el.h1("Admin", class_name="ub-title"),
-            rx.link("Back to chats", href="/", class_name="ub-diag-back"),
-            class_name="ub-header",
-        ),
-        rx.cond(AdminState.notice != "", rx.el.div(AdminState.notice, class_name="ub-notice", role="alert")),
-        rx.cond(AdminState.saved != "", rx.el.div(AdminState.saved, class_name="ub-hint", role="status")),
+        page_header("Admin"),
+        *notices(AdminState.notice, AdminState.saved),
         _users(),
         _signup(),
         _providers(),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from app.ui.page_frame import page_header
+
 
 class Diagnostics(rx.Component):
     """The check rows and their buttons; renders and runs everything itself."""
@@ -36,11 +38,7 @@ def _chaos_section() -> rx.Component:
 
 def diagnostics_page() -> rx.Component:
     return rx.el.main(
-        rx.el.header(
-            rx.el.h1("Connection diagnostics", class_name="ub-title"),
-            rx.link("Back to chats", href="/", class_name="ub-diag-back"),
-            class_name="ub-header",
-        ),
+        page_header("Connection diagnostics"),
         Diagnostics.create(),
         _chaos_section(),
         class_name="ub-main ub-diag-page",

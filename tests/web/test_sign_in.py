@@ -6,25 +6,10 @@ from __future__ import annotations
 import sqlite3
 
 import httpx
-import pytest
 
 from app.engine.identity import SESSION_COOKIE
 from tests.fakes.upstream import Answer
 from tests.web.team import PASSWORD, ask, start_team, wait_ended
-
-
-@pytest.fixture
-def start(settings, upstream):
-    servers = []
-
-    def start(**overrides):
-        team, server = start_team(settings, upstream, **overrides)
-        servers.append(server)
-        return team
-
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
 
 
 def database_rows(settings, query: str) -> list[tuple]:
@@ -32,8 +17,8 @@ def database_rows(settings, query: str) -> list[tuple]:
         return connection.execute(query).fetchall()
 
 
-def test_passwords_are_stored_as_argon2id_hashes_only(start, settings):
-    team = start()
+def test_passwords_are_stored_as_argon2id_hashes_only(team_of, settings):
+    team = team_of()
     team.sign_up("alice")
     [(stored,)] = database_rows(settings, "SELECT password_hash FROM user WHERE name = 'alice'")
     assert stored.startswith("$argon2id$")
@@ -42,8 +27,8 @@ def test_passwords_are_stored_as_argon2id_hashes_only(start, settings):
     assert PASSWORD not in dump
 
 
-def test_sign_in_is_throttled_after_repeated_failures_even_with_the_right_password(start):
-    team = start(login_max_failures=5, login_lockout_s=60)
+def test_sign_in_is_throttled_after_repeated_failures_even_with_the_right_password(team_of):
+    team = team_of(login_max_failures=5, login_lockout_s=60)
     team.sign_up("alice")
     client = httpx.Client(base_url=team.url, timeout=10)
     for _ in range(5):
@@ -56,8 +41,8 @@ def test_sign_in_is_throttled_after_repeated_failures_even_with_the_right_passwo
     assert client.post("/auth/login", json={"name": "bob", "password": "x" * 8}).status_code == 429
 
 
-def test_a_form_sign_in_sets_an_httponly_samesite_cookie_and_redirects_to_a_local_path(start):
-    team = start()
+def test_a_form_sign_in_sets_an_httponly_samesite_cookie_and_redirects_to_a_local_path(team_of):
+    team = team_of()
     team.sign_up("alice")
     client = httpx.Client(base_url=team.url, timeout=10)
     response = client.post("/auth/login", data={"name": "alice", "password": PASSWORD, "next": "/c/abc"})
@@ -72,16 +57,16 @@ def test_a_form_sign_in_sets_an_httponly_samesite_cookie_and_redirects_to_a_loca
         assert bounced.headers["location"] == "/"
 
 
-def test_behind_a_trusted_https_proxy_the_cookie_is_secure(start):
-    team = start(trusted_proxies=("127.0.0.1",))
+def test_behind_a_trusted_https_proxy_the_cookie_is_secure(team_of):
+    team = team_of(trusted_proxies=("127.0.0.1",))
     team.sign_up("alice")
     response = httpx.post(f"{team.url}/auth/login", json={"name": "alice", "password": PASSWORD},
                           headers={"X-Forwarded-Proto": "https"})
     assert "Secure" in response.headers["set-cookie"]
 
 
-def test_invite_only_sign_up_needs_an_unused_invite(start):
-    team = start(signup="invite")
+def test_invite_only_sign_up_needs_an_unused_invite(team_of):
+    team = team_of(signup="invite")
     admin = team.sign_up("admin")  # the first account needs no invite
     refused = httpx.post(f"{team.url}/auth/signup", json={"name": "bob", "password": PASSWORD})
     assert refused.status_code == 400
@@ -97,8 +82,8 @@ def test_invite_only_sign_up_needs_an_unused_invite(start):
                       json={"name": "dave", "password": PASSWORD, "invite": fresh}).status_code == 400
 
 
-def test_signing_out_ends_the_session_and_disabling_a_user_ends_theirs(start):
-    team = start()
+def test_signing_out_ends_the_session_and_disabling_a_user_ends_theirs(team_of):
+    team = team_of()
     admin, bob = team.sign_up("admin"), team.sign_up("bob")
     assert bob.get("/api/me").json()["name"] == "bob"
     bob_id = bob.get("/api/me").json()["id"]
@@ -112,8 +97,8 @@ def test_signing_out_ends_the_session_and_disabling_a_user_ends_theirs(start):
     assert httpx.get(f"{team.url}/api/me", cookies={SESSION_COOKIE: session}).status_code == 401
 
 
-def test_api_tokens_sign_requests_until_revoked(start):
-    team = start()
+def test_api_tokens_sign_requests_until_revoked(team_of):
+    team = team_of()
     alice = team.sign_up("alice")
     created = alice.post("/api/tokens", json={"name": "my script"}).json()
     assert created["token"].startswith("ubk_")
@@ -127,8 +112,8 @@ def test_api_tokens_sign_requests_until_revoked(start):
     assert httpx.get(f"{team.url}/api/me", headers={"Authorization": "Bearer ubk_made-up"}).status_code == 401
 
 
-def test_without_a_user_the_api_answers_401_and_pages_send_to_sign_in(start):
-    team = start()
+def test_without_a_user_the_api_answers_401_and_pages_send_to_sign_in(team_of):
+    team = team_of()
     assert httpx.get(f"{team.url}/api/conversations").status_code == 401
     assert httpx.post(f"{team.url}/api/runs", json={"content": "hi", "client_request_id": "x"}).status_code == 401
     page = httpx.get(f"{team.url}/c/abc?x=1")

@@ -3,29 +3,14 @@ and the upstream never hears of the refused request."""
 
 from __future__ import annotations
 
-import pytest
 
 from tests.fakes.upstream import Answer
-from tests.web.team import ask, start_team, wait_ended, wait_until
+from tests.web.team import ask, wait_ended, wait_until
 
 
-@pytest.fixture
-def start(settings, upstream):
-    servers = []
-
-    def start(**overrides):
-        team, server = start_team(settings, upstream, **overrides)
-        servers.append(server)
-        return team
-
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
-
-
-def test_the_third_concurrent_answer_is_refused_before_the_upstream_is_called(start, upstream):
+def test_the_third_concurrent_answer_is_refused_before_the_upstream_is_called(team_of, upstream):
     upstream.set_script(Answer(text="slow " * 40, chunk_chars=5, delay_s=0.1))  # about 4 s each
-    team = start()
+    team = team_of()
     alice = team.sign_up("alice")
     first, second = ask(alice, "one"), ask(alice, "two")
     assert (first.status_code, second.status_code) == (201, 201)
@@ -43,9 +28,9 @@ def test_the_third_concurrent_answer_is_refused_before_the_upstream_is_called(st
     assert ask(alice, "three again").status_code == 201
 
 
-def test_the_sixty_first_message_in_a_minute_is_refused_before_the_upstream_is_called(start, upstream):
+def test_the_sixty_first_message_in_a_minute_is_refused_before_the_upstream_is_called(team_of, upstream):
     upstream.set_script(Answer(text="ok"))
-    team = start(concurrent_runs=100)
+    team = team_of(concurrent_runs=100)
     alice = team.sign_up("alice")
     created = [ask(alice, f"message {n}") for n in range(60)]
     assert {response.status_code for response in created} == {201}
@@ -62,9 +47,9 @@ def test_the_sixty_first_message_in_a_minute_is_refused_before_the_upstream_is_c
     assert len(upstream.calls) == 60
 
 
-def test_an_admin_set_limit_replaces_the_instance_default_for_that_user(start, upstream):
+def test_an_admin_set_limit_replaces_the_instance_default_for_that_user(team_of, upstream):
     upstream.set_script(Answer(text="slow " * 40, chunk_chars=5, delay_s=0.1))
-    team = start()
+    team = team_of()
     admin, bob = team.sign_up("admin"), team.sign_up("bob")
     bob_id = bob.get("/api/me").json()["id"]
     assert admin.patch(f"/api/admin/users/{bob_id}", json={"concurrent_runs": 1}).status_code == 200
@@ -74,8 +59,8 @@ def test_an_admin_set_limit_replaces_the_instance_default_for_that_user(start, u
     assert ask(admin, "admin's second").status_code == 201
 
 
-def test_oversized_input_is_refused_with_413(start, upstream):
-    team = start(max_content_chars=100, max_request_bytes=2048)
+def test_oversized_input_is_refused_with_413(team_of, upstream):
+    team = team_of(max_content_chars=100, max_request_bytes=2048)
     alice = team.sign_up("alice")
     too_long = ask(alice, "x" * 101)
     assert too_long.status_code == 413
