@@ -1,0 +1,71 @@
+"""The app's API alone (``build_api_app``, no Reflex) on one uvicorn worker, for the benchmark.
+
+``python -m bench.app_server PORT UPSTREAM_BASE_URL DATABASE_PATH`` serves it on 127.0.0.1,
+pointed at the fake upstream, and prints ``ready``. The provider concurrency is raised to
+``PROVIDER_CONCURRENCY`` (an operator setting, ``UNBROKEN_PROVIDER_CONCURRENCY``) so that
+200 streams run at once rather than queue. With ``BENCH_PROFILE=<file>`` the whole process
+runs under cProfile and the top entries by own time are written to that file at exit.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import logging
+import os
+import pstats
+import sys
+
+import uvicorn
+
+from app.engine.service import ChatService
+from app.settings import Settings
+from app.web.asgi import build_api_app
+
+PROVIDER_CONCURRENCY = 1000
+PROFILE_TOP_ENTRIES = 25
+
+
+class _ReadyServer(uvicorn.Server):
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        print("ready", flush=True)
+
+
+def build_server(port: int, upstream_base_url: str, database_path: str) -> uvicorn.Server:
+    settings = Settings(
+        database_url=f"sqlite:///{database_path}",
+        openai_base_url=upstream_base_url,
+        openai_api_key="bench",
+        openai_model="bench",
+        provider_concurrency=PROVIDER_CONCURRENCY,
+    )
+    app = build_api_app(ChatService(settings))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                            backlog=4096, timeout_graceful_shutdown=5)
+    return _ReadyServer(config)
+
+
+def main() -> None:
+    port, upstream, database = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    logging.getLogger("app").setLevel(logging.WARNING)
+    server = build_server(port, upstream, database)
+    profile_path = os.environ.get("BENCH_PROFILE")
+    profiler = cProfile.Profile() if profile_path else None
+    if profiler:
+        profiler.enable()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn raises the SIGINT it stopped on again once it is done
+        pass
+    if not profiler:
+        return
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(PROFILE_TOP_ENTRIES)
+    with open(profile_path, "w") as file:
+        file.write(out.getvalue())
+
+
+if __name__ == "__main__":
+    main()
