@@ -338,11 +338,13 @@ class Store:
 
     # -- the event log ---------------------------------------------------------------------
 
-    def events_after(self, run_id: str, seq: int) -> list[LogEvent]:
+    def events_after(self, run_id: str, seq: int, limit: int | None = None) -> list[LogEvent]:
+        """The run's events with a seq above ``seq``, in order; at most ``limit`` of them."""
         query = (
             select(RunEvent.seq, RunEvent.kind, RunEvent.data)
             .where(RunEvent.run_id == run_id, RunEvent.seq > seq)
             .order_by(RunEvent.seq)
+            .limit(limit)
         )
         with self.engine.connect() as connection:
             return [LogEvent(seq, kind, data) for seq, kind, data in connection.execute(query)]
