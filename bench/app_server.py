@@ -32,6 +32,17 @@ class _ReadyServer(uvicorn.Server):
         print("ready", flush=True)
 
 
+def _use_transport(name: str) -> None:
+    """An experiment: another httpx transport under the app's client (the httpx API stays).
+    ``aiohttp`` needs the httpx-aiohttp package, which the app does not depend on."""
+    if name == "aiohttp":
+        import httpx
+        from httpx_aiohttp import AiohttpTransport
+
+        client_class = httpx.AsyncClient
+        httpx.AsyncClient = lambda **kwargs: client_class(transport=AiohttpTransport(), **kwargs)
+
+
 def build_server(port: int, upstream_base_url: str, database_path: str) -> uvicorn.Server:
     settings = Settings(
         database_url=f"sqlite:///{database_path}",
@@ -49,6 +60,7 @@ def build_server(port: int, upstream_base_url: str, database_path: str) -> uvico
 def main() -> None:
     port, upstream, database = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     logging.getLogger("app").setLevel(logging.WARNING)
+    _use_transport(os.environ.get("BENCH_TRANSPORT", "httpcore"))
     server = build_server(port, upstream, database)
     profile_path = os.environ.get("BENCH_PROFILE")
     profiler = cProfile.Profile() if profile_path else None

@@ -33,7 +33,8 @@ class Server:
     def __init__(self, module: str, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self._argv = [sys.executable, "-m", module, str(self.port), *args]
-        self._env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        self._env = {**os.environ, **(env or {}), "PYTHONPATH": path}
         self.process: subprocess.Popen | None = None
 
     @property
