@@ -9,29 +9,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import latency, memory, procs, report, storage, throughput
+from bench import client, latency, memory, procs, report, storage, throughput
 
 PROFILE_M1_TOKENS = 20_000
 PROFILE_M3_STREAMS, PROFILE_M3_S = 200, 10.0
 
 
-def metrics_reader(app_port: int):
-    """A coroutine function returning the app's commit count so far (its ``/metrics``)."""
-    from bench import client
-
-    async def commits() -> float:
-        parts: list[bytes] = []
-        await client.stream(app_port, "GET", "/metrics", lambda _now, data: parts.append(data))
-        for line in b"".join(parts).decode().splitlines():
-            if line.startswith("unbroken_log_commit_events_count"):
-                return float(line.split()[-1])
-        raise RuntimeError("no unbroken_log_commit_events_count in /metrics")
-
-    return commits
-
-
 async def measure(only: set[str], up: procs.Server, app: procs.Server, bare: procs.Server, database: str) -> list[dict]:
-    metrics = metrics_reader(app.port)
+    metrics = client.commits_reader(app.port)
     rows: list[dict] = []
 
     def wanted(name: str) -> bool:
@@ -48,7 +33,7 @@ async def measure(only: set[str], up: procs.Server, app: procs.Server, bare: pro
         m3_rows, commits_at_200 = await throughput.m3(up.port, app.port, metrics)
         rows += m3_rows
     if wanted("M4"):
-        rows += await storage.m4(app.port, app.pid, up.port, database, metrics, commits_at_200)
+        rows += await storage.m4(app.port, app.pid, database, metrics, commits_at_200)
     return rows
 
 
@@ -59,7 +44,6 @@ def measure_memory(up: procs.Server, bare: procs.Server, workdir: str) -> list[d
 
 
 async def profile_pass(up: procs.Server, app: procs.Server, scenario: str) -> None:
-    from bench import client
     if scenario == "M1":
         await client.read_through_app(app.port, PROFILE_M1_TOKENS, 0, throughput.stream_id("prof"))
     else:

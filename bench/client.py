@@ -15,7 +15,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from app.engine.sse import SSEDecoder
 from bench.upstream import TOKEN_CHARS
@@ -206,3 +206,17 @@ async def read_through_app(port: int, tokens: int, rate_per_s: float, stream_id:
     run_id = await start_run(port, tokens, rate_per_s, stream_id)
     await read_run(port, run_id, arrivals)
     return arrivals
+
+
+def commits_reader(app_port: int) -> Callable[[], Awaitable[float]]:
+    """A coroutine function returning the app's event-log commits so far (from ``/metrics``)."""
+
+    async def commits() -> float:
+        parts: list[bytes] = []
+        await stream(app_port, "GET", "/metrics", lambda _now, data: parts.append(data))
+        for line in b"".join(parts).decode().splitlines():
+            if line.startswith("unbroken_log_commit_events_count"):
+                return float(line.split()[-1])
+        raise RuntimeError("no unbroken_log_commit_events_count in /metrics")
+
+    return commits

@@ -45,7 +45,7 @@ async def m2(upstream_port: int, app_port: int) -> list[dict]:
     ]
 
 
-async def _finished_run(app_port: int, tokens: int) -> str:
+async def finished_run(app_port: int, tokens: int) -> str:
     arrivals = client.Arrivals(started=time.monotonic())
     run_id = await client.start_run(app_port, tokens, 0, stream_id("m5"))
     await client.read_run(app_port, run_id, arrivals)
@@ -69,7 +69,7 @@ def seed_long_log(database_path: str, run_id: str, tokens: int) -> int:
     return last
 
 
-async def _to_first_event(app_port: int, run_id: str, last_event_id: str | None) -> float:
+async def first_event_s(app_port: int, run_id: str, last_event_id: str | None) -> float:
     arrivals = client.Arrivals(started=time.monotonic())
     counter = client.AppTokens(arrivals)
     headers = {"last-event-id": last_event_id} if last_event_id is not None else {}
@@ -78,9 +78,9 @@ async def _to_first_event(app_port: int, run_id: str, last_event_id: str | None)
     return arrivals.first_event_at - arrivals.started
 
 
-async def _whole_replay(app_port: int, run_id: str) -> float:
+async def whole_replay_s(app_port: int, run_id: str) -> float:
     """Request → the ``end`` event's bytes. The bytes are only scanned (the replay's events
-    were checked once, parsed, by ``_check_replay``): the client's parsing is not measured."""
+    were checked once, parsed, by ``check_replay``): the client's parsing is not measured."""
     started, ended_at, received = time.monotonic(), None, bytearray()
 
     def feed(now: float, data: bytes) -> None:
@@ -95,7 +95,7 @@ async def _whole_replay(app_port: int, run_id: str) -> float:
     return ended_at - started
 
 
-async def _check_replay(app_port: int, run_id: str) -> None:
+async def check_replay(app_port: int, run_id: str) -> None:
     arrivals = client.Arrivals(started=time.monotonic())
     counter = await client.read_run(app_port, run_id, arrivals)
     if arrivals.tokens != M5_TOKENS or counter.events != M5_TOKENS + 2:
@@ -103,16 +103,16 @@ async def _check_replay(app_port: int, run_id: str) -> None:
 
 
 async def m5(app_port: int, database_path: str) -> list[dict]:
-    long_run = await _finished_run(app_port, 1)
+    long_run = await finished_run(app_port, 1)
     events = seed_long_log(database_path, long_run, M5_TOKENS)
-    await _check_replay(app_port, long_run)
+    await check_replay(app_port, long_run)
     fresh, resumed, whole = [], [], []
     for _ in range(M5_SAMPLES):
         # The baseline: a fresh connection (no resume point) to a new run, to its first event.
         new_run = await client.start_run(app_port, 1, 0, stream_id("m5n"))
-        fresh.append(await _to_first_event(app_port, new_run, None))
-        resumed.append(await _to_first_event(app_port, long_run, str(M5_RESUME_AFTER)))
-        whole.append(await _whole_replay(app_port, long_run))
+        fresh.append(await first_event_s(app_port, new_run, None))
+        resumed.append(await first_event_s(app_port, long_run, str(M5_RESUME_AFTER)))
+        whole.append(await whole_replay_s(app_port, long_run))
     ratio = median(resumed) / median(fresh)
     whole_ms = median(whole) * 1000
     return [

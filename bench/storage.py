@@ -24,8 +24,9 @@ SIZE_RATE_PER_S = 3000.0
 SHORT_TOKENS, LONG_TOKENS = 2_000, 16_000
 
 
-async def commits_per_s(app_port: int, upstream_port: int, metrics, streams: int) -> float:
-    tokens = int(COMMITS_RATE_PER_S * COMMITS_WINDOW_S)
+async def commits_per_s(app_port: int, metrics, streams: int, window_s: float = COMMITS_WINDOW_S) -> float:
+    """Commits per second while ``streams`` answers stream at ``COMMITS_RATE_PER_S`` for ``window_s``."""
+    tokens = int(COMMITS_RATE_PER_S * window_s)
     before, started = await metrics(), time.monotonic()
     await asyncio.gather(*(client.read_through_app(app_port, tokens, COMMITS_RATE_PER_S, stream_id("m4c"))
                            for _ in range(streams)))
@@ -41,23 +42,24 @@ def stored_bytes(database_path: str) -> int:
     return (pages - free) * size
 
 
-async def _bytes_per_answer_byte(app_port: int, app_pid: int, database_path: str, answers: int,
-                                 tokens: int) -> tuple[float, float]:
+async def bytes_per_answer_byte(app_port: int, app_pid: int, database_path: str, answers: int,
+                                tokens: int, rate_per_s: float = SIZE_RATE_PER_S) -> tuple[float, float]:
+    """``(stored, written)`` database bytes per answer byte over ``answers`` answers, one after another."""
     stored, written = stored_bytes(database_path), procs.written_bytes(app_pid)
     for _ in range(answers):
-        await client.read_through_app(app_port, tokens, SIZE_RATE_PER_S, stream_id("m4s"))
+        await client.read_through_app(app_port, tokens, rate_per_s, stream_id("m4s"))
     answer_bytes = answers * tokens * TOKEN_CHARS
     written = procs.written_bytes(app_pid) - written
     return (stored_bytes(database_path) - stored) / answer_bytes, written / answer_bytes
 
 
-async def m4(app_port: int, app_pid: int, upstream_port: int, database_path: str, metrics,
+async def m4(app_port: int, app_pid: int, database_path: str, metrics,
              commits_at_200: float) -> list[dict]:
-    one = await commits_per_s(app_port, upstream_port, metrics, 1)
-    twenty = await commits_per_s(app_port, upstream_port, metrics, 20)
-    short_stored, short_written = await _bytes_per_answer_byte(
+    one = await commits_per_s(app_port, metrics, 1)
+    twenty = await commits_per_s(app_port, metrics, 20)
+    short_stored, short_written = await bytes_per_answer_byte(
         app_port, app_pid, database_path, LONG_TOKENS // SHORT_TOKENS, SHORT_TOKENS)
-    long_stored, long_written = await _bytes_per_answer_byte(app_port, app_pid, database_path, 1, LONG_TOKENS)
+    long_stored, long_written = await bytes_per_answer_byte(app_port, app_pid, database_path, 1, LONG_TOKENS)
     growth = long_stored / short_stored
     rate = f"{SIZE_RATE_PER_S:g} tokens/s"
     return [

@@ -35,7 +35,7 @@ def tokens_per_s(all_arrivals: list[client.Arrivals], tokens_each: int) -> float
     return len(all_arrivals) * tokens_each / span_s
 
 
-async def _many(read, port: int, streams: int, tokens: int, rate_per_s: float, prefix: str) -> list[client.Arrivals]:
+async def many(read, port: int, streams: int, tokens: int, rate_per_s: float, prefix: str) -> list[client.Arrivals]:
     return await asyncio.gather(*(read(port, tokens, rate_per_s, stream_id(prefix)) for _ in range(streams)))
 
 
@@ -44,8 +44,8 @@ async def m1(upstream_port: int, app_port: int) -> list[dict]:
     for streams, tokens, target in ((1, M1_ONE_TOKENS, 0.90), (M1_MANY_STREAMS, M1_MANY_TOKENS, 0.80)):
         direct, app = [], []
         for _ in range(M1_ROUNDS):
-            direct.append(tokens_per_s(await _many(client.read_direct, upstream_port, streams, tokens, 0, "m1d"), tokens))
-            app.append(tokens_per_s(await _many(client.read_through_app, app_port, streams, tokens, 0, "m1a"), tokens))
+            direct.append(tokens_per_s(await many(client.read_direct, upstream_port, streams, tokens, 0, "m1d"), tokens))
+            app.append(tokens_per_s(await many(client.read_through_app, app_port, streams, tokens, 0, "m1a"), tokens))
         ratio = median(app) / median(direct)
         rows.append(result(
             f"M1/{streams}", f"tokens/s to an SSE client, unpaced upstream, {streams} stream(s) × {tokens} tokens",
