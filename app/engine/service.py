@@ -77,7 +77,10 @@ class ChatService:
         self.log = EventLog(self.store, self.settings.log_flush_interval_s, self.telemetry)
         self._writer = asyncio.create_task(self.log.run_writer(), name="event-log-writer")
         self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s)
+            timeout=httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s),
+            # No second, hidden gate: the providers' own concurrency limits (gate.py) decide how
+            # many streams run; httpx's default of 100 connections made stream 101 wait unseen.
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=self.settings.provider_concurrency),
         )
         self.registry = self.registry or build_registry(self.settings, self._http)
         self.runner = Runner(
