@@ -1,4 +1,4 @@
-"""``python -m bench [--only M1,M5] [--no-profile]``: run the benchmark, write ``bench/results.json``
+"""``python -m bench [--only M1,M5,T] [--no-profile]``: run the benchmark, write ``bench/results.json``
 and the table in ``bench/README.md``. See bench/README.md for what each scenario measures."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import client, latency, memory, procs, report, storage, throughput
+from bench import client, latency, memory, procs, report, storage, throughput, transport
 
 PROFILE_M1_TOKENS = 20_000
 PROFILE_M3_STREAMS, PROFILE_M3_S = 200, 10.0
@@ -24,6 +24,7 @@ async def measure(only: set[str], up: procs.Server, app: procs.Server, bare: pro
 
     if wanted("M1"):
         rows += await throughput.m1(up.port, app.port)
+        rows += await throughput.m1_paced(up.port, app.port)
     if wanted("M2"):
         rows += await latency.m2(up.port, app.port)
     if wanted("M5"):
@@ -78,6 +79,8 @@ def main() -> None:
                 rows = asyncio.run(measure(only, up, app, bare, database))
             if not only or "M6" in only:
                 rows += measure_memory(up, bare, workdir)
+            if not only or "T" in only:
+                rows += transport.compare(up, workdir)
             profile_text = {} if args.no_profile else profiles(up, workdir)
     rows += report.not_measured(only)
     results = report.write(rows, profile_text, time.monotonic() - started, partial=bool(only))

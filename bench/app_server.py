@@ -23,7 +23,7 @@ from app.settings import Settings
 from app.web.asgi import build_api_app
 
 PROVIDER_CONCURRENCY = 1000
-PROFILE_TOP_ENTRIES = 25
+PROFILE_TOP_ENTRIES = 40
 
 
 class _ReadyServer(uvicorn.Server):
@@ -35,6 +35,13 @@ class _ReadyServer(uvicorn.Server):
 def _use_transport(name: str) -> None:
     """An experiment: another httpx transport under the app's client (the httpx API stays).
     ``aiohttp`` needs the httpx-aiohttp package, which the app does not depend on."""
+    if name == "asyncio":
+        import httpx
+
+        from bench.asyncio_transport import asyncio_transport
+
+        client_class = httpx.AsyncClient
+        httpx.AsyncClient = lambda **kwargs: client_class(transport=asyncio_transport(limits=kwargs["limits"]), **kwargs)
     if name == "aiohttp":
         import httpx
         from httpx_aiohttp import AiohttpTransport
@@ -74,7 +81,7 @@ def main() -> None:
         return
     profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(PROFILE_TOP_ENTRIES)
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(PROFILE_TOP_ENTRIES)
     with open(profile_path, "w") as file:
         file.write(out.getvalue())
 

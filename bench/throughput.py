@@ -56,6 +56,23 @@ async def m1(upstream_port: int, app_port: int) -> list[dict]:
     return rows
 
 
+M1_PACED = ((1, 3000.0, 9000), (20, 1000.0, 3000))  # streams, tokens/s each, tokens each
+
+
+async def m1_paced(upstream_port: int, app_port: int) -> list[dict]:
+    """Informational: at the rates fast providers really send, does the relay keep pace?"""
+    rows = []
+    for streams, rate_per_s, tokens in M1_PACED:
+        direct = tokens_per_s(await many(client.read_direct, upstream_port, streams, tokens, rate_per_s, "m1pd"),
+                              tokens)
+        app = tokens_per_s(await many(client.read_through_app, app_port, streams, tokens, rate_per_s, "m1pa"), tokens)
+        rows.append(result(
+            f"M1/paced-{streams}", f"tokens/s to an SSE client, {streams} stream(s) paced at {rate_per_s:g} tokens/s",
+            "the same streams read directly", app / direct, "informational", None,
+            app_tokens_per_s=round(app), direct_tokens_per_s=round(direct)))
+    return rows
+
+
 def lags_s(arrivals: client.Arrivals, start: float, rate_per_s: float) -> list[float]:
     """Each token's delay past its due time ``start + i / rate``."""
     lags, previous = [], 0

@@ -26,12 +26,13 @@ def servers(tmp_path_factory):
 async def test_relay_delivers_a_fair_share_of_the_upstreams_token_rate(servers):
     upstream, app, _database = servers
     direct, relayed = [], []
-    for _ in range(3):
+    for _ in range(5):
         direct.append(tokens_per_s(await many(client.read_direct, upstream.port, 1, 5000, 0, "qd"), 5000))
         relayed.append(tokens_per_s(await many(client.read_through_app, app.port, 1, 5000, 0, "qa"), 5000))
-    # Measured 0.18–0.21 on 2 shared cores (the fake streams ~180k tokens/s; the app's per-token
-    # Python work is the limit, see bench/README.md): half of that fails.
-    assert median(relayed) / median(direct) >= 0.10
+    # Measured on 2 shared cores: the app relays a steady ~33k tokens/s, the fake alone streams
+    # 180k–300k (its speed is the noisy part), so the ratio of medians was 0.14–0.19. The app's
+    # per-token work is the limit (bench/README.md); a 2× slower relay lands at 0.07–0.10.
+    assert median(relayed) / median(direct) >= 0.09
 
 
 async def test_log_commits_do_not_grow_with_streams_and_storage_is_linear(servers):
