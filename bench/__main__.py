@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import client, latency, memory, procs, report, storage, throughput, transport
+from bench import client, latency, memory, procs, report, storage, throughput, transport, wire
 
 PROFILE_M1_TOKENS = 20_000
 PROFILE_M3_STREAMS, PROFILE_M3_S = 200, 10.0
@@ -27,6 +27,8 @@ async def measure(only: set[str], up: procs.Server, app: procs.Server, bare: pro
         rows += await throughput.m1_paced(up.port, app.port)
     if wanted("M2"):
         rows += await latency.m2(up.port, app.port)
+    if wanted("M8"):
+        rows += await wire.m8_wire(app.port)
     if wanted("M5"):
         rows += await latency.m5(app.port, database)
     commits_at_200 = None
