@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -121,6 +121,12 @@ class RunUpdate:
     attempts: list[dict] | None = None
     final_text: str | None = None  # written to the run's message when the batch ends the run
     tokens: int | None = None  # the answer's token count, from its end event
+
+    @property
+    def only_moves_on(self) -> bool:
+        """Only ``last_seq`` changes (the common case: new deltas)."""
+        return all(getattr(self, name) is None for name in
+                   ("state", "finish_reason", "error", "detail", "attempts", "final_text", "tokens"))
 
 
 class ConversationNotFound(LookupError):
@@ -368,7 +374,18 @@ class Store:
                     insert(RunEvent),
                     [{"run_id": run_id, "seq": e.seq, "kind": e.kind, "data": e.data} for run_id, e in events],
                 )
+            # Most runs in a batch only moved on (new deltas): one statement for all of them. The
+            # commit runs in a worker thread and SQLite releases the GIL at every statement, so
+            # a statement per run made a 200-run commit wait ~200 times for a busy event loop.
+            moved = {run_id: change.last_seq for run_id, change in updates.items() if change.only_moves_on}
+            if moved:
+                connection.execute(
+                    update(Run).where(Run.id.in_(moved))
+                    .values(last_seq=case(moved, value=Run.id), updated_at=now)
+                )
             for run_id, change in updates.items():
+                if change.only_moves_on:
+                    continue
                 values = {"last_seq": change.last_seq, "updated_at": now}
                 for column in ("state", "finish_reason", "error", "detail", "attempts", "tokens"):
                     if getattr(change, column) is not None:
