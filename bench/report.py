@@ -28,12 +28,16 @@ LIMITS: dict[str, str] = {
           "HTTP chunk) → the SSE decoder → json → the runner (timeout, seam, token count) → the log; about 30 µs "
           "a token, so one worker relays ~30–35k tokens/s while the raw-asyncio fake alone streams 180–300k. "
           "Paced at the rates fast providers send (M1/paced), the relay keeps up (0.9–1.0×).",
-    "M2": "p50 is near the bound (POST: a SQLite transaction for conversation, message and run; then the runner, "
-          "the upstream connection and one commit of the first text, each hop through the thread pool); the p99 "
-          "tail is the shared machine (the app, the fake and the client share 2 cores).",
-    "M3": "CPU: paced, every token is its own network read and passes the whole HTTP client stack (profile M3: "
-          "anyio receive with epoll register/unregister per read, h11, httpcore); 10k tokens/s take most of "
-          "one core, and the 50 ms commit cadence alone adds 25 ms on average.",
+    "M2": "what a new run does before its first text is sent: POST /api/runs commits conversation, question and "
+          "run in one SQLite transaction (~5 ms measured from the client), then the runner opens the upstream "
+          "request and the first text is committed once more before it is published (persist first, then "
+          "publish); each database step is a hop through the thread pool. The p99 tail was not profiled.",
+    "M3": "CPU: the one worker is saturated. 200 streams × 50 tokens/s (10k tokens/s, each token its own "
+          "network read through the whole HTTP client stack, and each 50 ms commit one write to each of the 200 "
+          "clients) needs more than the core it has (T/cpu: ~0.2 s of CPU per 1k paced tokens), on 2 cores shared "
+          "with the fake and the client; the log writer's thread then gets the GIL rarely, so commits take ~100 ms "
+          "(M4/commits below 20/s). Below saturation (before the pool fix only 100 of the 200 ran at once) the "
+          "added lag was p50 73 ms, p99 316 ms. Scaling out needs more workers (design.md: REDIS_URL fan-out).",
     "M5": "reading 10k rows through SQLAlchemy and building a LogEvent per row takes ~15–20 ms in the worker "
           "thread before the events are encoded (2 ms); the first page of a resume is short, so M5/resume is met.",
     "M8": "the SSE framing of the contract (id, event and JSON keys: ~50 bytes an event) is paid once per run per "
