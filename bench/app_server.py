@@ -33,21 +33,13 @@ class _ReadyServer(uvicorn.Server):
 
 
 def _use_transport(name: str) -> None:
-    """An experiment: another httpx transport under the app's client (the httpx API stays).
-    ``aiohttp`` needs the httpx-aiohttp package, which the app does not depend on."""
-    if name == "asyncio":
+    """The app runs on ``asyncio_transport``; ``httpcore`` swaps in httpx's default transport
+    (httpcore on anyio) under the same client, for the transport comparison (bench/transport.py)."""
+    if name == "httpcore":
         import httpx
 
-        from bench.asyncio_transport import asyncio_transport
-
         client_class = httpx.AsyncClient
-        httpx.AsyncClient = lambda **kwargs: client_class(transport=asyncio_transport(limits=kwargs["limits"]), **kwargs)
-    if name == "aiohttp":
-        import httpx
-        from httpx_aiohttp import AiohttpTransport
-
-        client_class = httpx.AsyncClient
-        httpx.AsyncClient = lambda **kwargs: client_class(transport=AiohttpTransport(), **kwargs)
+        httpx.AsyncClient = lambda **kwargs: client_class(**{k: v for k, v in kwargs.items() if k != "transport"})
 
 
 def build_server(port: int, upstream_base_url: str, database_path: str) -> uvicorn.Server:
@@ -67,7 +59,7 @@ def build_server(port: int, upstream_base_url: str, database_path: str) -> uvico
 def main() -> None:
     port, upstream, database = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     logging.getLogger("app").setLevel(logging.WARNING)
-    _use_transport(os.environ.get("BENCH_TRANSPORT", "httpcore"))
+    _use_transport(os.environ.get("BENCH_TRANSPORT", "asyncio"))
     server = build_server(port, upstream, database)
     profile_path = os.environ.get("BENCH_PROFILE")
     profiler = cProfile.Profile() if profile_path else None

@@ -28,6 +28,7 @@ from app.engine.log import EventLog
 from app.engine.metrics import Metrics
 from app.engine.models import utcnow
 from app.engine.providers import Provider, ProviderRegistry, build_registry
+from app.engine.providers.transport import asyncio_transport
 from app.engine.retry import RetryPolicy
 from app.engine.run_input import (
     MAX_CLIENT_REQUEST_ID_CHARS, MAX_TITLE_CHARS, Conflict, InputError, NotFound, OverLimit, RunRequest, check_settings,
@@ -76,11 +77,13 @@ class ChatService:
         self.store, self.history = Store(engine), History(engine)
         self.log = EventLog(self.store, self.settings.log_flush_interval_s, self.telemetry)
         self._writer = asyncio.create_task(self.log.run_writer(), name="event-log-writer")
+        # No second, hidden gate: the providers' own concurrency limits (gate.py) decide how
+        # many streams run; httpx's default of 100 connections made stream 101 wait unseen.
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.settings.provider_concurrency)
         self._http = httpx.AsyncClient(
+            transport=asyncio_transport(limits=limits),
             timeout=httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s),
-            # No second, hidden gate: the providers' own concurrency limits (gate.py) decide how
-            # many streams run; httpx's default of 100 connections made stream 101 wait unseen.
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=self.settings.provider_concurrency),
+            limits=limits,
         )
         self.registry = self.registry or build_registry(self.settings, self._http)
         self.runner = Runner(

@@ -1,18 +1,17 @@
-"""A candidate HTTP transport for the providers' ``httpx.AsyncClient``: httpx's own, on asyncio streams.
+"""The HTTP transport under the providers' ``httpx.AsyncClient``: httpx's own, on asyncio streams.
 
 httpx's default transport runs httpcore over anyio, whose socket stream registers and
 unregisters the socket with the event loop for every read and opens a cancel scope for
 every timeout. A streamed answer is one small read per token, so that overhead is paid per
 token. ``AsyncioBackend`` is the same httpcore network backend interface on asyncio's
-streams (a protocol that is always reading into a buffer, ``asyncio.timeout`` per call);
-httpcore keeps doing HTTP/1.1, pooling and keep-alive, and httpx's API does not change.
-The benchmark compares both (``bench/transport.py``); the app keeps httpx's default unless
-the numbers favour this one (bench/README.md, "Transport").
+streams (a protocol that is always reading into a buffer; ``asyncio.timeout`` per call);
+httpcore keeps doing HTTP/1.1, TLS, pooling and keep-alive, and httpx's API does not change.
+The benchmark measures both (``bench/transport.py``): this one used 0.77–0.99× the CPU per
+paced token in five runs (bench/README.md, "Transport").
 
 Errors are httpcore's (``ConnectError``, ``ReadTimeout`` …), as with the default backend,
-so ``httpx`` maps them to the same exceptions and ``errors.from_httpx`` sees no difference.
+so httpx maps them to the same exceptions and ``errors.from_httpx`` sees no difference.
 """
-
 from __future__ import annotations
 
 import asyncio
