@@ -33,11 +33,12 @@ LIMITS: dict[str, str] = {
           "request and the first text is committed once more before it is published (persist first, then "
           "publish); each database step is a hop through the thread pool. The p99 tail was not profiled.",
     "M3": "CPU: the one worker is saturated. 200 streams × 50 tokens/s (10k tokens/s, each token its own "
-          "network read through the whole HTTP client stack, and each 50 ms commit one write to each of the 200 "
+          "network read through the whole HTTP client stack (h11, httpcore, httpx), and each 50 ms commit one write "
+          "to each of the 200 "
           "clients) needs more than the core it has (T/cpu: ~0.2 s of CPU per 1k paced tokens), on 2 cores shared "
           "with the fake and the client; the log writer's thread then gets the GIL rarely, so commits take ~100 ms "
           "(M4/commits below 20/s). Below saturation (before the pool fix only 100 of the 200 ran at once) the "
-          "added lag was p50 73 ms, p99 316 ms. Scaling out needs more workers (design.md: REDIS_URL fan-out).",
+          "added lag was p50 73 ms, p99 316 ms. On this machine the load is beyond what one worker can carry.",
     "M5": "reading 10k rows through SQLAlchemy and building a LogEvent per row takes ~15–20 ms in the worker "
           "thread before the events are encoded (2 ms); the first page of a resume is short, so M5/resume is met.",
     "M4": "the commit rate falls at 200 streams because each commit then takes ~100–200 ms, not because "

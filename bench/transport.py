@@ -1,6 +1,6 @@
 """Which httpx transport the numbers favour: the app with httpx's default transport (httpcore
-on anyio) and with ``asyncio_transport`` (httpcore on asyncio streams), measured alternately
-in the same run. Informational: it chooses the app's transport, it has no target of its own.
+on anyio) and with its own ``asyncio_transport`` (httpcore on asyncio streams), measured
+alternately in the same run. Informational: it chose the app's transport, it has no target.
 
 Per transport: tokens/s of one unpaced stream, and the app's CPU time per 1,000 tokens while
 ``STREAMS`` paced streams run (``/proc`` CPU counters of the app process).
