@@ -72,7 +72,8 @@ def machine() -> dict:
     mem_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
                        if line.startswith("MemTotal:")))
     return {"cores": os.cpu_count(), "ram_gib": round(mem_kib / 1024 / 1024, 1), "cpu": model,
-            "python": platform.python_version(), "kernel": platform.release()}
+            "python": platform.python_version(), "kernel": platform.release(),
+            "load_average_1_5_15": [round(load, 2) for load in os.getloadavg()]}
 
 
 def _excerpt(profile: str) -> str:
@@ -132,7 +133,9 @@ def markdown(results: dict) -> str:
     m = results["machine"]
     parts = [
         f"Run of {results['date']} on {m['cores']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, Python {m['python']}, "
-        f"Linux {m['kernel']}; the whole run took {results['duration_s']} s.",
+        f"Linux {m['kernel']}; the whole run took {results['duration_s']} s. Load average at the end "
+        f"(1/5/15 min): {' / '.join(str(x) for x in m['load_average_1_5_15'])} — the machine is shared, and "
+        "other work on it shows in every figure, baselines included.",
         "",
         table(results["results"]),
         "",
