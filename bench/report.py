@@ -76,7 +76,17 @@ def machine() -> dict:
             "load_average_1_5_15": [round(load, 2) for load in os.getloadavg()]}
 
 
+_LOCAL_PATHS = (
+    (re.compile(r"\S*/site-packages/"), ""),  # third-party modules by their package path
+    (re.compile(r"\S*/lib/python3\.\d+/"), "stdlib/"),
+)
+
+
 def _excerpt(profile: str) -> str:
+    """The profile's top rows, with this machine's directories left out of the file names."""
+    profile = profile.replace(f"{HERE.parent}/", "")
+    for pattern, replacement in _LOCAL_PATHS:
+        profile = pattern.sub(replacement, profile)
     lines = profile.strip().splitlines()
     start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
     return "\n".join(lines[start : start + PROFILE_EXCERPT_LINES])
