@@ -125,8 +125,7 @@ class RunUpdate:
     @property
     def only_moves_on(self) -> bool:
         """Only ``last_seq`` changes (the common case: new deltas)."""
-        return all(getattr(self, name) is None for name in
-                   ("state", "finish_reason", "error", "detail", "attempts", "final_text", "tokens"))
+        return all(getattr(self, field.name) is None for field in dataclasses.fields(self) if field.name != "last_seq")
 
 
 class ConversationNotFound(LookupError):
