@@ -53,7 +53,9 @@ class RunFeed:
         if self.last_seq > seq or self.closed:
             return True
         try:
-            await asyncio.wait_for(changed.wait(), timeout_s)
+            # asyncio.timeout, not wait_for: no task per wait (a wait per subscriber per commit).
+            async with asyncio.timeout(timeout_s):
+                await changed.wait()
         except TimeoutError:
             return False
         return True

@@ -7,7 +7,9 @@ committed, so a client is never ahead of the database.
   a trailing delta of the same run) and wakes the writer.
 - The writer assigns seqs and commits everything queued for all runs in one transaction,
   at most once per ``flush_interval_s`` while busy and at once after a quiet spell, then
-  publishes the committed events to each run's ``RunFeed``.
+  publishes the committed events to each run's ``RunFeed``. One thing does not wait for the
+  interval: the first text of a producer (time to first token is what people notice), so
+  at most one extra commit per run start.
 - ``follow`` replays from the database after a resume point and then tails the feed; the
   SSE endpoint and any other reader use it.
 """
@@ -15,6 +17,7 @@ committed, so a client is never ahead of the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -28,6 +31,10 @@ from app.engine.telemetry import Telemetry
 logger = logging.getLogger(__name__)
 
 WRITE_RETRY_S = 0.5
+# A replay from the database is read in pages: a short first one, so that a resume in a long
+# answer shows its first event as soon as a fresh stream would, then longer ones.
+REPLAY_FIRST_PAGE_EVENTS = 256
+REPLAY_PAGE_EVENTS = 4096
 
 
 @dataclasses.dataclass
@@ -40,6 +47,7 @@ class _RunBuffer:
     # Answer text so far, as parts; joined once when an end event needs the final text.
     text_parts: list[str] = dataclasses.field(default_factory=list)
     attempts: list[dict] | None = None
+    text_started: bool = False  # a delta was appended since ``open``
 
 
 class EventLog:
@@ -51,6 +59,7 @@ class EventLog:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._first_text = asyncio.Event()  # a run's first delta waits for no interval
         self._unwritten: list[tuple[str, LogEvent]] = []
         self._unwritten_updates: dict[str, RunUpdate] = {}
 
@@ -67,6 +76,9 @@ class EventLog:
     def append(self, run_id: str, event: PendingEvent) -> None:
         buffer = self._runs[run_id]
         if isinstance(event, Delta):
+            if not buffer.text_started:
+                buffer.text_started = True
+                self._first_text.set()
             buffer.text_parts.append(event.text)
             if buffer.pending and isinstance(buffer.pending[-1], list):
                 buffer.pending[-1].append(event.text)
@@ -105,9 +117,14 @@ class EventLog:
         while True:
             await self._wake.wait()
             started = loop.time()
+            self._first_text.clear()
             await self.flush()
-            # Rate-limit commits while busy; a quiet log flushes the next event at once.
-            await asyncio.sleep(max(0.0, self._flush_interval_s - (loop.time() - started)))
+            # Rate-limit commits while busy; a quiet log flushes the next event at once, and
+            # a run's first text cuts the wait short.
+            pause_s = self._flush_interval_s - (loop.time() - started)
+            if pause_s > 0 and not self._first_text.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._first_text.wait(), pause_s)
 
     async def flush(self) -> None:
         self._wake.clear()
@@ -171,12 +188,15 @@ class EventLog:
     async def follow(self, run_id: str, after: int, tick_s: float) -> AsyncIterator[list[LogEvent]]:
         """Events after ``after``, replayed then live, and ``[]`` every ``tick_s`` (for heartbeats).
 
-        Ends after an ``end`` event that is the run's last, or when no producer is live here
-        (the run's state then comes from the database).
+        The database part comes in pages: a short first one (a resume shows its first event
+        without waiting for the whole rest of a long answer), then longer ones. Ends after an
+        ``end`` event that is the run's last, or when no producer is live here (the run's
+        state then comes from the database).
         """
         loop = asyncio.get_running_loop()
         feed = self.feed(run_id)  # taken before the replay, so nothing falls between the two
-        batch = await asyncio.to_thread(self._store.events_after, run_id, after)
+        page = REPLAY_FIRST_PAGE_EVENTS
+        batch = await asyncio.to_thread(self._store.events_after, run_id, after, page)
         next_tick = loop.time() + tick_s
         while True:
             if batch:
@@ -185,6 +205,11 @@ class EventLog:
             if loop.time() >= next_tick:
                 yield []
                 next_tick = loop.time() + tick_s
+            if page and len(batch) == page:  # a full page: the database may hold more
+                page = REPLAY_PAGE_EVENTS
+                batch = await asyncio.to_thread(self._store.events_after, run_id, after, page)
+                continue
+            page = 0
             # An end is final only while it is the run's last event and no producer goes on.
             if feed is None or (batch and batch[-1].kind == "end" and feed.closed and feed.last_seq <= after):
                 return

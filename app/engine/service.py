@@ -33,6 +33,7 @@ from app.engine.log import EventLog
 from app.engine.metrics import Metrics
 from app.engine.provider_settings import KEY_PREFIX, PROVIDERS, check_changes, effective, views, with_changes
 from app.engine.providers import Provider, ProviderRegistry, build_registry
+from app.engine.providers.transport import asyncio_transport
 from app.engine.retry import RetryPolicy
 from app.engine.run_records import RunRecords
 from app.engine.run_input import (
@@ -91,8 +92,13 @@ class ChatService:
         self.limits = RunLimits(self.store, self.accounts, self.settings)
         self.log = EventLog(self.store, self.settings.log_flush_interval_s, self.telemetry)
         self._writer = asyncio.create_task(self.log.run_writer(), name="event-log-writer")
+        # No second, hidden gate: the providers' own concurrency limits (gate.py) decide how
+        # many streams run; httpx's default of 100 connections made stream 101 wait unseen.
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.settings.provider_concurrency)
         self._http = httpx.AsyncClient(
-            timeout=httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s)
+            transport=asyncio_transport(limits=limits),
+            timeout=httpx.Timeout(self.settings.read_timeout_s, connect=self.settings.connect_timeout_s),
+            limits=limits,
         )
         self.registry = self.registry or build_registry(self.settings, self._http)
         self.runner = Runner(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import re
+from collections.abc import Iterable
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -32,13 +33,26 @@ class SSELineTooLong(ValueError):
 
 def encode_event(event: str, data: str, event_id: int | str | None = None) -> bytes:
     """One message; ``data`` may hold newlines (each becomes its own ``data:`` line)."""
+    return encode_event_text(event, data, event_id).encode()
+
+
+def encode_events(events: Iterable[tuple[str, str, int | str | None]]) -> bytes:
+    """Several messages as one chunk, ``(event, data, id)`` each: what one write sends."""
+    return "".join(encode_event_text(event, data, event_id) for event, data, event_id in events).encode()
+
+
+def encode_event_text(event: str, data: str, event_id: int | str | None = None) -> str:
+    if event_id is not None and event != "message" and "\n" not in data:
+        # The log's own events (compact JSON: never a raw newline) take this path; a replay
+        # of a long answer encodes thousands of them at once.
+        return f"id: {event_id}\nevent: {event}\ndata: {data}\n\n"
     lines = []
     if event_id is not None:
         lines.append(f"id: {event_id}")
     if event != "message":
         lines.append(f"event: {event}")
     lines.extend(f"data: {line}" for line in data.split("\n"))
-    return ("\n".join(lines) + "\n\n").encode()
+    return "\n".join(lines) + "\n\n"
 
 
 def encode_retry(retry_ms: int) -> bytes:

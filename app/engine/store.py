@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -133,6 +133,11 @@ class RunUpdate:
     attempts: list[dict] | None = None
     final_text: str | None = None  # written to the run's message when the batch ends the run
     tokens: int | None = None  # the answer's token count, from its end event
+
+    @property
+    def only_moves_on(self) -> bool:
+        """Only ``last_seq`` changes (the common case: new deltas)."""
+        return all(getattr(self, field.name) is None for field in dataclasses.fields(self) if field.name != "last_seq")
 
 
 class ConversationNotFound(LookupError):
@@ -373,11 +378,13 @@ class Store:
 
     # -- the event log ---------------------------------------------------------------------
 
-    def events_after(self, run_id: str, seq: int) -> list[LogEvent]:
+    def events_after(self, run_id: str, seq: int, limit: int | None = None) -> list[LogEvent]:
+        """The run's events with a seq above ``seq``, in order; at most ``limit`` of them."""
         query = (
             select(RunEvent.seq, RunEvent.kind, RunEvent.data)
             .where(RunEvent.run_id == run_id, RunEvent.seq > seq)
             .order_by(RunEvent.seq)
+            .limit(limit)
         )
         with self.engine.connect() as connection:
             return [LogEvent(seq, kind, data) for seq, kind, data in connection.execute(query)]
@@ -401,7 +408,18 @@ class Store:
                     insert(RunEvent),
                     [{"run_id": run_id, "seq": e.seq, "kind": e.kind, "data": e.data} for run_id, e in events],
                 )
+            # Most runs in a batch only moved on (new deltas): one statement for all of them. The
+            # commit runs in a worker thread and SQLite releases the GIL at every statement, so
+            # a statement per run made a 200-run commit wait ~200 times for a busy event loop.
+            moved = {run_id: change.last_seq for run_id, change in updates.items() if change.only_moves_on}
+            if moved:
+                connection.execute(
+                    update(Run).where(Run.id.in_(moved))
+                    .values(last_seq=case(moved, value=Run.id), updated_at=now)
+                )
             for run_id, change in updates.items():
+                if change.only_moves_on:
+                    continue
                 values = {"last_seq": change.last_seq, "updated_at": now}
                 for column in ("state", "finish_reason", "error", "detail", "attempts", "tokens"):
                     if getattr(change, column) is not None:

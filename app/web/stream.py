@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from app.engine.service import ChatService
-from app.engine.sse import encode_event, encode_retry
+from app.engine.sse import encode_event, encode_events, encode_retry
 from app.engine.store import RunRow
 from app.web.access import actor_of
 from app.web.responses import HTTPProblem
@@ -94,7 +94,7 @@ async def _event_stream(service: ChatService, run: RunRow, after: int, client: s
         yield chunk
         async for batch in service.follow(run_id, after):
             # Everything committed since the last write goes out in one write.
-            chunk = b"".join(encode_event(e.kind, e.data, e.seq) for e in batch) if batch else PING
+            chunk = encode_events((e.kind, e.data, e.seq) for e in batch) if batch else PING
             watch.sent(len(chunk), events=len(batch))
             yield chunk
             if cut_after is not None and watch.events >= cut_after and batch[-1].kind != "end":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.engine.sse import SSEDecoder, SSELineTooLong, SSEMessage, encode_event, encode_retry
+from app.engine.sse import SSEDecoder, SSELineTooLong, SSEMessage, encode_event, encode_events, encode_retry
 
 
 def decode(*chunks: bytes) -> tuple[list[SSEMessage], SSEDecoder]:
@@ -67,3 +67,10 @@ def test_encode_event_round_trips_multiline_data():
 def test_encode_event_wire_bytes():
     assert encode_event("delta", '{"seq":3}', 3) == b'id: 3\nevent: delta\ndata: {"seq":3}\n\n'
     assert encode_event("ping", "{}") == b"event: ping\ndata: {}\n\n"
+
+
+def test_encode_events_is_the_messages_one_after_another():
+    events = [("delta", '{"seq":1,"text":"é"}', 1), ("end", "two\nlines", 2), ("ping", "{}", None)]
+    assert encode_events(events) == b"".join(encode_event(*event) for event in events)
+    messages, _ = decode(encode_events(events))
+    assert [(m.event, m.data) for m in messages] == [(e, d) for e, d, _ in events]

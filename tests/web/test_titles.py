@@ -72,7 +72,8 @@ def test_a_title_request_never_takes_an_answers_slot(api_against, upstream):
 
 
 def test_a_renamed_conversation_gets_no_suggestion(api_against, upstream):
-    upstream.set_script(Answer(text="An answer."))
+    # The answer takes a while (3 chunks, 0.2 s apart), so the rename lands before it completes.
+    upstream.set_script(Answer(text="An answer.", delay_s=0.2))
     base = api_against(upstream, titles="model").url
     run_id, conversation_id = ask(base, "Original words")
     httpx.patch(f"{base}/api/conversations/{conversation_id}", json={"title": "My own title"})
