@@ -3,7 +3,8 @@
 ``python -m bench.app_server PORT UPSTREAM_BASE_URL DATABASE_PATH`` serves it on 127.0.0.1,
 pointed at the fake upstream, and prints ``ready``. The provider concurrency is raised to
 ``PROVIDER_CONCURRENCY`` (an operator setting, ``UNBROKEN_PROVIDER_CONCURRENCY``) so that
-200 streams run at once rather than queue. With ``BENCH_PROFILE=<file>`` the whole process
+200 streams run at once rather than queue, and so are the per-user limits (all the streams
+are the one local user's). With ``BENCH_PROFILE=<file>`` the whole process
 runs under cProfile and the top entries by own time are written to that file at exit.
 """
 
@@ -49,6 +50,9 @@ def build_server(port: int, upstream_base_url: str, database_path: str) -> uvico
         openai_api_key="bench",
         openai_model="bench",
         provider_concurrency=PROVIDER_CONCURRENCY,
+        # Every stream is the one local user's: the per-user limits would stop at 2 at once.
+        concurrent_runs=PROVIDER_CONCURRENCY,
+        messages_per_minute=1_000_000,
     )
     app = build_api_app(ChatService(settings))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",

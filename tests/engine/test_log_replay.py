@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.engine.accounts import LOCAL
 from app.engine.events import Delta
 from app.engine.log import REPLAY_FIRST_PAGE_EVENTS, REPLAY_PAGE_EVENTS
 from app.engine.providers.base import StreamEnd, TextDelta
@@ -25,7 +26,7 @@ async def service(settings):
 
 async def _long_finished_run(service: ChatService) -> tuple[str, int]:
     """A finished run whose log is then extended past two pages; returns its id and last seq."""
-    run, _ = await service.start_run(RunRequest(content="Hi", client_request_id="long"))
+    run, _ = await service.start_run(LOCAL, RunRequest(content="Hi", client_request_id="long"))
     run_id = run.id
     last = sum([len(batch) async for batch in service.log.follow(run_id, 0, TICK_S)])
     extra = [(run_id, Delta(f"{i} ").to_event(last + 1 + i)) for i in range(REPLAY_FIRST_PAGE_EVENTS + REPLAY_PAGE_EVENTS)]

@@ -295,8 +295,13 @@ async def test_runs_beyond_the_concurrency_limit_wait_queued_with_their_position
     first = await start(service, "one")
     await provider.paused.wait()
     second = await start(service, "two")
-    await service.log.durable()
-    while (await service.run_view(LOCAL, second))["state"] != "queued":
+
+    async def queued_event_logged() -> bool:  # not the row's state: a new run's row starts "queued"
+        await service.log.durable()
+        logged = await asyncio.to_thread(service.store.events_after, second, 0)
+        return any(e.kind == "status" and '"queued"' in e.data for e in logged)
+
+    while not await queued_event_logged():
         await asyncio.sleep(0.01)
     provider.release()
     events = await events_of(service, second)
