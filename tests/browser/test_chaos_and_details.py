@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from app.engine.providers.demo import demo_answer
+from tests.browser.clipboard import wait_for_clipboard
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_chat_page import ask, wait_state
 
@@ -58,8 +59,7 @@ def test_chaos_mode_cannot_break_an_answer_and_details_show_why(app_server, brow
 
         # The exact text, as the page applied it (Copy copies the page's own text).
         answer.locator('button[aria-label="Copy"]').click()
-        page.wait_for_function("() => navigator.clipboard.readText().then(t => t.startsWith('**Demo answer**'))")
-        assert page.evaluate("navigator.clipboard.readText()") == demo_answer(question)
+        assert wait_for_clipboard(page, lambda text: text.startswith("**Demo answer**")) == demo_answer(question)
 
         # The browser reports its reconnects in batches (best effort): wait until they arrived.
         run_id = answer.get_attribute("data-run-id")
@@ -86,11 +86,7 @@ def test_chaos_mode_cannot_break_an_answer_and_details_show_why(app_server, brow
         answer.screenshot(path=str(ARTIFACTS / "answer-details.png"))  # the README shows it
 
         details.locator('button[aria-label="Copy support report"]').click()
-        # One read that both waits and returns: a second read can come back empty under load.
-        copied = page.wait_for_function(
-            "() => navigator.clipboard.readText().then(t => t.includes('unbroken-support-report') ? t : null)"
-        ).json_value()
-        report = json.loads(copied)
+        report = json.loads(wait_for_clipboard(page, lambda text: "unbroken-support-report" in text))
         assert report["run"]["state"] == "complete"
         assert any(e["kind"] == "reconnect" for e in report["browser"]["connection_events"])
         assert report["browser"]["user_agent"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.browser.clipboard import wait_for_clipboard
 from tests.browser.test_chat_page import ask, wait_state
 
 pytestmark = pytest.mark.browser
@@ -55,13 +56,12 @@ def test_copy_a_code_block_and_a_whole_answer(app_server, browser):
         answer = ask(page, app_server.url, "Copy things")
         wait_state(answer, "complete")
         answer.locator('button[aria-label="Copy code"]').click()
-        page.wait_for_function("() => navigator.clipboard.readText().then(t => t.includes('print('))")
-        code = page.evaluate("navigator.clipboard.readText()")
+        code = wait_for_clipboard(page, lambda text: "print(" in text)
         assert code.startswith("# demo fingerprint of your question:")
         assert "```" not in code and code.rstrip().endswith("print('answers survive every drop')")
         answer.locator('button[aria-label="Copy"]').click()
-        page.wait_for_function("() => navigator.clipboard.readText().then(t => t.startsWith('**Demo answer**'))")
+        copied = wait_for_clipboard(page, lambda text: text.startswith("**Demo answer**"))
         run = httpx.get(f"{app_server.url}/api/runs/{answer.get_attribute('data-run-id')}").json()
-        assert page.evaluate("navigator.clipboard.readText()") == run["text"]  # the markdown, exactly
+        assert copied == run["text"]  # the markdown, exactly
     finally:
         context.close()
