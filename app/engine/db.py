@@ -48,11 +48,31 @@ def create_engine(url: str) -> Engine:
     if backend == "postgresql":
         if url_obj.drivername == "postgresql":  # SQLAlchemy's default driver would be psycopg2
             url_obj = url_obj.set(drivername="postgresql+psycopg")
-        return sqlalchemy.create_engine(
+        engine = sqlalchemy.create_engine(
             url_obj, pool_pre_ping=True, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_MAX_OVERFLOW,
             connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S, "application_name": "unbroken"},
         )
+        event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
+        return engine
     return sqlalchemy.create_engine(url_obj, pool_pre_ping=True)
+
+
+def _without_nul(_connection, _cursor, statement, parameters, _context, _executemany):
+    """Postgres text cannot hold U+0000, which a model's answer or a pasted question may
+    contain: one such value would fail the event log's commit for every run, again and again.
+    Every string sent is stored with U+FFFD in its place (the log's JSON escapes it, so the
+    answer itself stays exact)."""
+    return statement, _replace_nul(parameters)
+
+
+def _replace_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {key: _replace_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_replace_nul(item) for item in value)
+    return value
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
