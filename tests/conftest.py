@@ -1,22 +1,64 @@
-"""Shared fixtures: settings on a fresh SQLite file, the API on a real port, the fake upstream."""
+"""Shared fixtures: settings on a fresh database, the API on a real port, the fake upstream.
+
+Every test that uses the database (``database_url``, hence ``settings``, ``service``,
+``api_against``) runs once per database kind: on a fresh SQLite file and on a fresh database
+of a throwaway Postgres cluster (``tests/fakes/postgres.py``), ids ``[sqlite]`` and
+``[postgres]``. A test about SQLite itself is marked ``sqlite_only``. If Postgres cannot
+start, the ``[postgres]`` tests fail; ``UNBROKEN_TEST_DATABASES=sqlite`` leaves them out on
+purpose (a quicker local run; ``scripts/test`` always runs both).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
 from app.engine.service import ChatService
 from app.settings import Settings
 from app.web.asgi import build_api_app
+from tests.fakes.postgres import PostgresCluster
 from tests.fakes.server import ServerThread
 from tests.fakes.upstream import FakeUpstream
 
+DATABASE_KINDS = ("sqlite", "postgres")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: about SQLite itself (its file, backup, pre-Alembic databases)")
+
+
+def pytest_generate_tests(metafunc):
+    if "database_url" in metafunc.fixturenames:
+        wanted = os.environ.get("UNBROKEN_TEST_DATABASES", ",".join(DATABASE_KINDS)).split(",")
+        unknown = set(wanted) - set(DATABASE_KINDS)
+        if unknown:
+            raise pytest.UsageError(f"UNBROKEN_TEST_DATABASES: unknown kinds {sorted(unknown)}")
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        kinds = [kind for kind in DATABASE_KINDS if kind in wanted and (kind == "sqlite" or not only_sqlite)]
+        metafunc.parametrize("database_url", kinds, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """One Postgres server for the whole session, started by the first test that needs it."""
+    with PostgresCluster() as cluster:
+        yield cluster
+
 
 @pytest.fixture
-def settings(tmp_path) -> Settings:
+def database_url(request, tmp_path) -> str:
+    """A fresh, empty database of the kind this test instance runs on."""
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_cluster").new_database()
+    return f"sqlite:///{tmp_path}/unbroken.db"
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
     return Settings(
-        database_url=f"sqlite:///{tmp_path}/unbroken.db",
+        database_url=database_url,
         demo_tokens_per_s=2000,
         heartbeat_interval_s=1.0,
         sse_retry_ms=100,

@@ -1,9 +1,13 @@
-"""Opening the database: SQLite in WAL mode with a busy timeout, schema migrated at start-up.
+"""Opening the database: SQLite (the default) or Postgres, schema migrated at start-up.
 
 The schema is Alembic's (``app/engine/migrations``): every start upgrades the database to
 the newest revision, so an existing ``unbroken.db`` keeps its conversations across releases.
-WAL lets the SSE endpoint replay (read) while the log writer commits; the busy timeout makes
-a writer wait for another instead of failing with "database is locked".
+
+SQLite runs in WAL mode with a busy timeout: WAL lets the SSE endpoint replay (read) while the
+log writer commits; the busy timeout makes a writer wait for another instead of failing with
+"database is locked". Postgres goes through psycopg 3 (``postgresql+psycopg://``; a plain
+``postgresql://`` means the same here) with a bounded pool whose connections are checked
+before use, so a restarted database server costs a reconnect rather than a failed request.
 """
 
 from __future__ import annotations
@@ -17,6 +21,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Connections are held only for one query or commit (from worker threads); a few more than
+# the default 5 spare requests the wait, and the total stays far below Postgres's default
+# max_connections (100) even with several app processes.
+POSTGRES_POOL_SIZE = 10
+POSTGRES_MAX_OVERFLOW = 10
+POSTGRES_CONNECT_TIMEOUT_S = 10  # an unreachable server fails the start instead of hanging it
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The schema of releases before Alembic, which created their tables directly.
 BASELINE_REVISION = "0001"
@@ -24,13 +34,45 @@ BASELINE_REVISION = "0001"
 
 def open_database(url: str) -> Engine:
     """Create the engine and bring the schema up to date. Does I/O: call it at start-up."""
-    url_obj = sqlalchemy.make_url(url)
-    if url_obj.get_backend_name() == "sqlite":
-        engine = _open_sqlite(url_obj)
-    else:
-        engine = sqlalchemy.create_engine(url_obj, pool_pre_ping=True)
+    engine = create_engine(url)
     migrate(engine)
     return engine
+
+
+def create_engine(url: str) -> Engine:
+    """The engine for ``url`` with the options its database needs (no I/O yet, no migration)."""
+    url_obj = sqlalchemy.make_url(url)
+    backend = url_obj.get_backend_name()
+    if backend == "sqlite":
+        return _open_sqlite(url_obj)
+    if backend == "postgresql":
+        if url_obj.drivername == "postgresql":  # SQLAlchemy's default driver would be psycopg2
+            url_obj = url_obj.set(drivername="postgresql+psycopg")
+        engine = sqlalchemy.create_engine(
+            url_obj, pool_pre_ping=True, pool_size=POSTGRES_POOL_SIZE, max_overflow=POSTGRES_MAX_OVERFLOW,
+            connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S, "application_name": "unbroken"},
+        )
+        event.listen(engine, "before_cursor_execute", _without_nul, retval=True)
+        return engine
+    return sqlalchemy.create_engine(url_obj, pool_pre_ping=True)
+
+
+def _without_nul(_connection, _cursor, statement, parameters, _context, _executemany):
+    """Postgres text cannot hold U+0000, which a model's answer or a pasted question may
+    contain: one such value would fail the event log's commit for every run, again and again.
+    Every string sent is stored with U+FFFD in its place (the log's JSON escapes it, so the
+    answer itself stays exact)."""
+    return statement, _replace_nul(parameters)
+
+
+def _replace_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {key: _replace_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_replace_nul(item) for item in value)
+    return value
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

@@ -195,7 +195,7 @@ class Store:
             return existing, False
         now = utcnow()
         with Session(self.engine) as session:
-            conversation = session.get(Conversation, original.conversation_id)
+            conversation = session.get(Conversation, original.conversation_id, with_for_update=True)
             question_id = session.get(Message, original.message_id).parent_id
             position = self._next_position(session, conversation.id)
             run = self._new_answer(session, conversation, question_id, position,
@@ -224,7 +224,9 @@ class Store:
         if new.conversation_id is None:
             return Conversation(id=uuid.uuid4().hex, user_id=new.user_id, title=question_title(new.content),
                                 created_at=now, updated_at=now, **dataclasses.asdict(new.settings))
-        conversation = session.get(Conversation, new.conversation_id)
+        # Locked (Postgres; SQLite has one writer anyway) until the commit, so that two new
+        # messages at once cannot both take the same next position.
+        conversation = session.get(Conversation, new.conversation_id, with_for_update=True)
         if conversation is None or conversation.user_id != new.user_id:
             raise ConversationNotFound(new.conversation_id)
         return conversation

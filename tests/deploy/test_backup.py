@@ -15,12 +15,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from app.backup import backup
 from app.engine.providers.base import Provider, StreamEnd, TextDelta
 from app.engine.run_input import RunRequest
 from app.engine.service import ChatService
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.sqlite_only  # scripts/backup copies SQLite files; Postgres has pg_dump
 QUESTIONS = ("Zebras?", "Okapis?", "Tapirs?")
 PASSWORD = "correct horse battery"
 

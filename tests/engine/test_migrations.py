@@ -1,4 +1,7 @@
-"""The schema comes from Alembic migrations; databases from earlier releases keep their data."""
+"""The schema comes from Alembic migrations; databases from earlier releases keep their data.
+
+On SQLite and Postgres alike; only the recognition of a database made before Alembic (which
+only ever existed as a SQLite file) is SQLite's alone."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+import pytest
 from sqlmodel import SQLModel
 
 from app.engine.accounts import LOCAL
@@ -15,21 +19,25 @@ from app.engine.db import MIGRATIONS, migrate, open_database
 from app.engine.history import History
 
 
-def test_a_new_database_matches_the_models_exactly(tmp_path):
-    engine = open_database(f"sqlite:///{tmp_path}/new.db")
+def test_a_new_database_matches_the_models_exactly(database_url):
+    engine = open_database(database_url)
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
         head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
         assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head
+    engine.dispose()
 
 
-def _first_release_database(url: str) -> None:
-    """A database as the first release left it: tables made without Alembic, one conversation
-    in which "Retry" appended a second answer to the first question, then a follow-up."""
+def _first_release_database(url: str, *, before_alembic: bool) -> None:
+    """A database as the first release left it: one conversation in which "Retry" appended a
+    second answer to the first question, then a follow-up. ``before_alembic``: its tables were
+    made without Alembic (no ``alembic_version``), as SQLite files of that release were."""
     engine = sqlalchemy.create_engine(url)
     migrate(engine, "0001")
+    insert = sqlalchemy.text
     with engine.begin() as connection:
-        connection.exec_driver_sql("DROP TABLE alembic_version")
+        if before_alembic:
+            connection.exec_driver_sql("DROP TABLE alembic_version")
         connection.exec_driver_sql(
             "INSERT INTO conversation (id, title, created_at, updated_at) VALUES ('c', 'Old', '2026-01-01', '2026-01-01')"
         )
@@ -41,24 +49,35 @@ def _first_release_database(url: str) -> None:
             ("a2", 4, "assistant", "Second answer", "r3", "a2"),
         ]
         for message_id, position, role, content, run_id, context_id in rows:
-            connection.exec_driver_sql(
+            connection.execute(insert(
                 "INSERT INTO message (id, conversation_id, position, role, content, run_id, created_at) "
-                "VALUES (?, 'c', ?, ?, ?, ?, '2026-01-01')", (message_id, position, role, content, run_id))
+                "VALUES (:id, 'c', :position, :role, :content, :run_id, '2026-01-01')"),
+                {"id": message_id, "position": position, "role": role, "content": content, "run_id": run_id})
             if run_id:
-                connection.exec_driver_sql(
+                connection.execute(insert(
                     "INSERT INTO run (id, conversation_id, message_id, client_request_id, context_message_id, provider,"
-                    " model, state, last_seq, detail, attempts, created_at, updated_at) VALUES (?, 'c', ?, ?, ?, "
-                    "'demo', 'demo', 'complete', 1, '', '[]', '2026-01-01', '2026-01-01')",
-                    (run_id, message_id, run_id, context_id))
-                connection.exec_driver_sql(
-                    "INSERT INTO run_event (run_id, seq, kind, data) VALUES (?, 1, 'delta', ?)",
-                    (run_id, f'{{"seq": 1, "text": "{content}"}}'))
+                    " model, state, last_seq, detail, attempts, created_at, updated_at) VALUES (:id, 'c', :message_id,"
+                    " :id, :context_id, 'demo', 'demo', 'complete', 1, '', '[]', '2026-01-01', '2026-01-01')"),
+                    {"id": run_id, "message_id": message_id, "context_id": context_id})
+                connection.execute(insert(
+                    "INSERT INTO run_event (run_id, seq, kind, data) VALUES (:run_id, 1, 'delta', :data)"),
+                    {"run_id": run_id, "data": f'{{"seq": 1, "text": "{content}"}}'})
     engine.dispose()
 
 
-def test_a_first_release_database_is_upgraded_with_its_history_as_branches(tmp_path):
+@pytest.mark.sqlite_only
+def test_a_sqlite_file_from_before_alembic_is_upgraded_with_its_history_as_branches(tmp_path):
     url = f"sqlite:///{tmp_path}/old.db"
-    _first_release_database(url)
+    _first_release_database(url, before_alembic=True)
+    _assert_upgraded_with_history_as_branches(url)
+
+
+def test_a_first_release_database_is_upgraded_with_its_history_as_branches(database_url):
+    _first_release_database(database_url, before_alembic=False)
+    _assert_upgraded_with_history_as_branches(database_url)
+
+
+def _assert_upgraded_with_history_as_branches(url: str) -> None:
     engine = open_database(url)
     history = History(engine)
     shown = history.messages("c", LOCAL.id)
@@ -70,12 +89,14 @@ def test_a_first_release_database_is_upgraded_with_its_history_as_branches(tmp_p
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
         assert connection.exec_driver_sql("SELECT count(*) FROM run_event").scalar() == 3
+        # Client request ids got their owner's prefix (0005), on every database's string syntax.
+        assert connection.exec_driver_sql("SELECT client_request_id FROM run WHERE id = 'r1'").scalar() == "local/r1"
+    engine.dispose()
 
 
-def test_the_newest_migration_can_be_undone_and_redone_with_data_in_place(tmp_path):
-    url = f"sqlite:///{tmp_path}/old.db"
-    _first_release_database(url)
-    engine = open_database(url)
+def test_every_migration_can_be_undone_and_redone_with_data_in_place(database_url):
+    _first_release_database(database_url, before_alembic=False)
+    engine = open_database(database_url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
@@ -83,3 +104,4 @@ def test_the_newest_migration_can_be_undone_and_redone_with_data_in_place(tmp_pa
         command.downgrade(config, "0001")  # every migration's downgrade, with data in place
     migrate(engine)
     assert [m.id for m in History(engine).messages("c", LOCAL.id)] == ["q1", "a1b", "q2", "a2"]
+    engine.dispose()

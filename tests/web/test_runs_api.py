@@ -185,3 +185,15 @@ def test_retry_of_a_streaming_run_is_a_conflict(api_against, upstream):
     response = httpx.post(f"{base}/api/runs/{run_id}/retry", timeout=10)
     assert (response.status_code, response.json()["error"]["code"]) == (409, "not_retryable")
     wait_for_end(base, run_id)
+
+
+def test_a_nul_character_in_a_question_or_an_answer_is_stored_and_the_log_goes_on(api_against, upstream):
+    # Postgres text cannot hold U+0000: the one commit of the event log must not fail on it.
+    upstream.set_script(Answer(text="before\x00after"), Answer(text="Next answer."))
+    base = api_against(upstream).url
+    created = post_run(base, content="a pasted \x00 byte")
+    assert created.status_code == 201, created.text
+    run = wait_for_end(base, created.json()["run_id"])
+    assert (run["state"], run["text"]) == ("complete", "before\x00after")  # the log keeps it exactly
+    following = post_run(base, content="And then?", conversation_id=created.json()["conversation_id"])
+    assert wait_for_end(base, following.json()["run_id"])["text"] == "Next answer."

@@ -3,28 +3,21 @@ tokens, proxy users — and the first account taking over what the instance held
 
 from __future__ import annotations
 
-import sqlite3
-
 import httpx
 
 from app.engine.identity import SESSION_COOKIE
+from tests import stored
 from tests.fakes.upstream import Answer
 from tests.web.team import PASSWORD, ask, start_team, wait_ended
-
-
-def database_rows(settings, query: str) -> list[tuple]:
-    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as connection:
-        return connection.execute(query).fetchall()
 
 
 def test_passwords_are_stored_as_argon2id_hashes_only(team_of, settings):
     team = team_of()
     team.sign_up("alice")
-    [(stored,)] = database_rows(settings, "SELECT password_hash FROM user WHERE name = 'alice'")
-    assert stored.startswith("$argon2id$")
-    assert PASSWORD not in stored
-    dump = "\n".join(sqlite3.connect(settings.database_url.removeprefix("sqlite:///")).iterdump())
-    assert PASSWORD not in dump
+    [(hashed,)] = stored.rows(settings.database_url, """SELECT password_hash FROM "user" WHERE name = 'alice'""")
+    assert hashed.startswith("$argon2id$")
+    assert PASSWORD not in hashed
+    assert PASSWORD.encode() not in stored.everything(settings.database_url)
 
 
 def test_sign_in_is_throttled_after_repeated_failures_even_with_the_right_password(team_of):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests import stored
 from tests.conftest import provider_settings
 from tests.fakes.upstream import Answer
 from tests.sse_client import read_events
@@ -154,7 +154,7 @@ def test_a_bad_key_fails_after_one_call_and_the_key_appears_nowhere(
     assert len(upstream.calls) == 1
     assert f"The API key was rejected by {provider_name(provider)} (HTTP 401)" in run["attempts"][0]["error"]
     replay = httpx.get(f"{server.url}/api/runs/{run_id}/events?after=0").text
-    database = b"".join(p.read_bytes() for p in Path(settings.database_url.removeprefix("sqlite:///")).parent.glob("*"))
+    database = stored.everything(settings.database_url)
     assert canary not in repr(run) + replay + caplog.text
     assert canary.encode() not in database
     assert canary in str(upstream.calls[0]["headers"])  # it was sent, so the test could have failed

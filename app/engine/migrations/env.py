@@ -12,6 +12,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 from app.engine import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.engine.db import create_engine
 from app.settings import Settings
 
 target_metadata = SQLModel.metadata
@@ -31,7 +32,7 @@ connection = context.config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    engine = sqlalchemy.create_engine(Settings.from_env().database_url)
+    engine = create_engine(Settings.from_env().database_url)
     with engine.begin() as connection:
         _run(connection)
     engine.dispose()
