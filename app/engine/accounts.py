@@ -179,12 +179,6 @@ class Accounts:
                 return actor
             return None if user.disabled else Actor(user.id, user.name, user.is_admin)
 
-    def local_user(self) -> Actor:
-        """The local user as it is now (an account may have taken it over: same id, its name)."""
-        with Session(self.engine) as session:
-            user = session.get(User, LOCAL_USER_ID)
-            return Actor(user.id, user.name, True) if user else LOCAL
-
     @staticmethod
     def _taken(session: Session, name: str) -> bool:
         return session.execute(select(User.id).where(User.name == name)).first() is not None
