@@ -49,20 +49,6 @@ LIMITS: dict[str, str] = {
           "every ~330 ms, against the latency targets.",
 }
 
-NOT_MEASURED = {
-    "M7": ("browser main-thread time to show a streamed 10k-token markdown answer",
-           "rendering the final answer once", "≤ 5× at 100 tok/s, ≤ 2× at 3,000 tok/s"),
-    "M8": ("bytes sent to the browser for that answer, against Reflex state",
-           "the answer streamed through Reflex state, a yield per token", "≤ 0.05×"),
-}
-NOT_MEASURED_REASON = "not measured: the browser scenarios (Chromium + the Reflex app) were not built in the time given"
-
-
-def not_measured(only: set[str]) -> list[dict]:
-    return [result(name, what, baseline, float("nan"), target, None, reason=NOT_MEASURED_REASON)
-            for name, (what, baseline, target) in NOT_MEASURED.items() if not only or name in only]
-
-
 def machine() -> dict:
     model = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
