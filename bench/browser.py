@@ -217,7 +217,7 @@ def _baseline(context, app_url: str, conversation: str) -> dict:
         empty.append(_load_ms(context, app_url + "/", 'textarea[aria-label="Message"]')[0])
     return {"conversation_load_ms": statistics.median(full), "empty_load_ms": statistics.median(empty),
             "render_once_ms": statistics.median(full) - statistics.median(empty), "text": text,
-            "max_frame_ms": statistics.median(frames)}
+            "max_frame_ms": round(statistics.median(frames), 1)}
 
 
 def _reflex_state_bytes(context, app_url: str, tokens: int, rate: float) -> dict:
