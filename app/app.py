@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import reflex as rx
 from starlette.applications import Starlette
@@ -39,3 +40,10 @@ app.add_page(chat_page, route="/c/[conversation_id]", title="Unbroken", on_load=
 app.add_page(diagnostics_page, route="/diagnostics", title="Connection diagnostics · Unbroken")
 app.add_page(admin_page, route="/admin", title="Admin · Unbroken", on_load=AdminState.load)
 app.add_page(account_page, route="/account", title="Account · Unbroken", on_load=AccountState.load)
+
+# Benchmark only (bench/README.md, M8): a page that streams an answer through Reflex state, the
+# baseline the product's event stream is compared with. Never on unless the benchmark asks.
+if os.environ.get("UNBROKEN_BENCH_PAGES") == "on":
+    from bench.reflex_baseline import add_bench_pages
+
+    add_bench_pages(app)

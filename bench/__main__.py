@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import client, latency, memory, procs, report, storage, throughput, transport, wire
+from bench import browser, client, latency, memory, procs, report, storage, throughput, transport, wire
 
 PROFILE_M1_TOKENS = 20_000
 PROFILE_M3_STREAMS, PROFILE_M3_S = 200, 10.0
@@ -83,8 +83,9 @@ def main() -> None:
                 rows += measure_memory(up, bare, workdir)
             if not only or "T" in only:
                 rows += transport.compare(up, workdir)
+            if not only or only & {"M7", "M8"}:
+                rows += browser.measure(up.url, only)  # the real app (scripts/run) and Chromium
             profile_text = {} if args.no_profile else profiles(up, workdir)
-    rows += report.not_measured(only)
     results = report.write(rows, profile_text, time.monotonic() - started, partial=bool(only))
     print(report.table(results["results"]))
     print(f"\nwrote {report.RESULTS_JSON} and {report.README} in {time.monotonic() - started:.0f} s")

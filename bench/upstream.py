@@ -12,6 +12,9 @@ never drifts). ``GET /starts`` returns ``{id: start}`` (``time.monotonic()`` of 
 start, the same clock as the client's on Linux) so clients can compute delivery lag.
 
 Every token is ``TOKEN_CHARS`` ASCII characters, so a reader counts tokens from characters.
+With ``md=1`` after the id the tokens are 5-character slices of a markdown text (headings,
+paragraphs with emphasis and inline code, lists, fenced code), newlines included, for the
+browser scenarios (M7, M8): then the answer's bytes count the newlines once.
 
 Run it as ``python -m bench.upstream PORT``; it prints ``ready`` once it listens.
 """
@@ -25,7 +28,7 @@ import sys
 import time
 
 TOKEN_CHARS = 5
-_SPEC = re.compile(rb"bench tokens=(\d+) rate=([\d.]+) id=([\w-]+)")
+_SPEC = re.compile(rb"bench tokens=(\d+) rate=([\d.]+) id=([\w-]+)( md=1)?")
 _CHUNK_HEAD = (
     b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":0,"model":"bench",'
     b'"choices":[{"index":0,"delta":{"content":"'
@@ -51,7 +54,35 @@ def token(i: int) -> bytes:
     return _WORDS[i % len(_WORDS)].replace("\n", " ").encode()
 
 
-def answer_text(tokens: int) -> str:
+# One cycle of the markdown answer; its length is a multiple of TOKEN_CHARS, so every cycle
+# is cut into the same tokens.
+_MARKDOWN = (
+    "## Section heading\n\n"
+    "The relay adds **no lag** to each `token` it sends, and the log keeps every event "
+    "so that a reader who comes back later resumes where it left off.\n\n"
+    "- a first item with *emphasis*\n"
+    "- a second item with `code`\n"
+    "- a third item\n\n"
+    "```python\n"
+    "for event in log.follow(run_id):\n"
+    "    send(event)\n"
+    "```\n\n"
+)
+_MARKDOWN += " " * (-len(_MARKDOWN) % TOKEN_CHARS)
+_MD_TOKENS = [_MARKDOWN[i : i + TOKEN_CHARS] for i in range(0, len(_MARKDOWN), TOKEN_CHARS)]
+
+
+def md_token(i: int) -> str:
+    """Token ``i`` of a markdown answer (``md=1``): ``TOKEN_CHARS`` characters of the cycle."""
+    return _MD_TOKENS[i % len(_MD_TOKENS)]
+
+
+_MD_PAYLOADS = [json.dumps(t)[1:-1].encode() for t in _MD_TOKENS]
+
+
+def answer_text(tokens: int, markdown: bool = False) -> str:
+    if markdown:
+        return "".join(md_token(i) for i in range(tokens))
     return b"".join(token(i) for i in range(tokens)).decode()
 
 
@@ -85,13 +116,14 @@ class Upstream:
                     writer.write(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
                     await writer.drain()
                     continue
-                await self.stream(writer, int(spec[1]), float(spec[2]), spec[3].decode())
+                await self.stream(writer, int(spec[1]), float(spec[2]), spec[3].decode(), markdown=bool(spec[4]))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             writer.close()
 
-    async def stream(self, writer: asyncio.StreamWriter, tokens: int, rate_per_s: float, stream_id: str) -> None:
+    async def stream(self, writer: asyncio.StreamWriter, tokens: int, rate_per_s: float, stream_id: str,
+                     markdown: bool = False) -> None:
         start = time.monotonic()
         self.starts[stream_id] = start
         writer.write(_STREAM_HEAD)
@@ -100,7 +132,8 @@ class Upstream:
                 wait_s = start + i / rate_per_s - time.monotonic()
                 if wait_s > 0:
                     await asyncio.sleep(wait_s)
-            writer.write(_chunk(_CHUNK_HEAD + token(i) + _CHUNK_TAIL))
+            payload = _MD_PAYLOADS[i % len(_MD_PAYLOADS)] if markdown else token(i)
+            writer.write(_chunk(_CHUNK_HEAD + payload + _CHUNK_TAIL))
             await writer.drain()
         writer.write(_chunk(_FINAL % tokens) + b"0\r\n\r\n")
         await writer.drain()
