@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 
 import reflex as rx
 from starlette.applications import Starlette
@@ -43,7 +42,7 @@ app.add_page(account_page, route="/account", title="Account · Unbroken", on_loa
 
 # Benchmark only (bench/README.md, M8): a page that streams an answer through Reflex state, the
 # baseline the product's event stream is compared with. Never on unless the benchmark asks.
-if os.environ.get("UNBROKEN_BENCH_PAGES") == "on":
+if chat_service().settings.bench_pages:
     from bench.reflex_baseline import add_bench_pages
 
     add_bench_pages(app)

@@ -108,6 +108,8 @@ class Settings:
     # Chaos mode (faults injected on purpose, for demos): on at start, and which faults (empty: all).
     chaos: bool = False
     chaos_faults: tuple[str, ...] = ()
+    # The benchmark's baseline page (bench/reflex_baseline.py, M8); never on in production.
+    bench_pages: bool = False
 
     @property
     def openai_enabled(self) -> bool:
@@ -207,6 +209,7 @@ class Settings:
             titles=reader.choice("UNBROKEN_TITLES", "question", ("question", "model")),
             chaos=reader.choice("UNBROKEN_CHAOS", "off", ("on", "off")) == "on",
             chaos_faults=reader.names("UNBROKEN_CHAOS_FAULTS"),
+            bench_pages=reader.choice("UNBROKEN_BENCH_PAGES", "off", ("on", "off")) == "on",
             retry_budget_s=reader.number("UNBROKEN_RETRY_BUDGET_S", 180.0, low=0.0),
         )
         settings.check_exposure()
