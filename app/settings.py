@@ -33,6 +33,11 @@ class SettingsError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    # Several workers: live events and stop/retry requests go between them through Redis.
+    redis_url: str | None = None
+    # How long a worker's claim on the runs it answers lasts without renewal: a worker that
+    # dies has its runs taken over by another one within about this long.
+    run_lease_s: float = 5.0
     port: int = 3000
     host: str = "127.0.0.1"  # the address the app binds (scripts/run)
     # Who may use the instance: "none" (one person, loopback only), "password" (local
@@ -152,6 +157,8 @@ class Settings:
         max_tokens_cap = reader.integer("UNBROKEN_MAX_TOKENS_CAP", 32_768, low=1)
         settings = cls(
             database_url=reader.text("DATABASE_URL", DEFAULT_DATABASE_URL),
+            redis_url=reader.optional("REDIS_URL"),
+            run_lease_s=reader.number("UNBROKEN_RUN_LEASE_S", 5.0, low=0.5),
             port=reader.integer("PORT", 3000, low=1, high=65535),
             host=reader.text("UNBROKEN_HOST", "127.0.0.1"),
             auth=reader.choice("UNBROKEN_AUTH", "none", AUTH_MODES),

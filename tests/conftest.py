@@ -19,6 +19,7 @@ from app.engine.service import ChatService
 from app.settings import Settings
 from app.web.asgi import build_api_app
 from tests.fakes.postgres import PostgresCluster
+from tests.fakes.redis import RedisServer
 from tests.fakes.server import ServerThread
 from tests.fakes.upstream import FakeUpstream
 
@@ -45,6 +46,13 @@ def postgres_cluster():
     """One Postgres server for the whole session, started by the first test that needs it."""
     with PostgresCluster() as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One Redis server for the whole session, started by the first test that needs it."""
+    with RedisServer() as server:
+        yield server
 
 
 @pytest.fixture

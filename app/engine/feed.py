@@ -35,6 +35,24 @@ class RunFeed:
         self.last_seq = events[-1].seq
         self._notify()
 
+    def publish_remote(self, events: list[LogEvent]) -> None:
+        """Events another worker committed (fanout.py): what is known already is dropped, a
+        gap makes the feed forget what it holds (readers then read from the database), and
+        an ``end`` closes the feed until a continuation's events open it again."""
+        events = [e for e in events if e.seq > self.last_seq]
+        if not events:
+            return
+        if self._seqs and events[0].seq != self._seqs[-1] + 1:
+            self.forget()
+        self.closed = False
+        self.publish(events)
+        if events[-1].kind == "end":
+            self.close()
+
+    def forget(self) -> None:
+        """Drop the events held: a reader behind ``last_seq`` reads them from the database."""
+        self._events, self._seqs = [], []
+
     def close(self) -> None:
         self.closed = True
         self._notify()

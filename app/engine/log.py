@@ -11,7 +11,10 @@ committed, so a client is never ahead of the database.
   interval: the first text of a producer (time to first token is what people notice), so
   at most one extra commit per run start.
 - ``follow`` replays from the database after a resume point and then tails the feed; the
-  SSE endpoint and any other reader use it.
+  SSE endpoint and any other reader use it. A run answered by another worker is tailed
+  through ``remote`` (fanout.py, with ``REDIS_URL``).
+- The writer only commits events of runs its worker still owns (leases.py); runs another
+  worker took over are dropped here and reported to ``on_lost``.
 """
 
 from __future__ import annotations
@@ -20,13 +23,19 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 from app.engine.events import Delta, End, LogEvent, PendingEvent, Status
 from app.engine.feed import RunFeed
+from app.engine.leases import held
 from app.engine.store import RunUpdate, Store
 from app.engine.telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from app.engine.fanout import RedisFanOut
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +57,15 @@ class _RunBuffer:
     text_parts: list[str] = dataclasses.field(default_factory=list)
     attempts: list[dict] | None = None
     text_started: bool = False  # a delta was appended since ``open``
+    hold: bool = False  # keep the run's lease at its end: it is continued right away
 
 
 class EventLog:
-    def __init__(self, store: Store, flush_interval_s: float, telemetry: Telemetry | None = None) -> None:
+    def __init__(self, store: Store, flush_interval_s: float, telemetry: Telemetry | None = None,
+                 remote: RedisFanOut | None = None) -> None:
         self._store = store
+        self._remote = remote
+        self.on_lost: Callable[[set[str]], None] | None = None  # runs another worker took over
         self._flush_interval_s = flush_interval_s
         self._telemetry = telemetry or Telemetry()
         self._runs: dict[str, _RunBuffer] = {}
@@ -65,13 +78,20 @@ class EventLog:
 
     # -- producing -------------------------------------------------------------------------
 
-    def open(self, run_id: str, last_seq: int, text_so_far: str = "") -> RunFeed:
-        """Start producing for a run (its runner calls this once); returns its live feed."""
+    def open(self, run_id: str, last_seq: int, text_so_far: str = "", hold: bool = False) -> RunFeed:
+        """Start producing for a run (its runner calls this once); returns its live feed.
+        ``hold``: the run's lease outlives its next end (a continuation follows at once)."""
         if run_id in self._runs:
             raise RuntimeError(f"run {run_id} already has a producer")
         feed = RunFeed(run_id, last_seq)
-        self._runs[run_id] = _RunBuffer(last_seq=last_seq, feed=feed, text_parts=[text_so_far])
+        self._runs[run_id] = _RunBuffer(last_seq=last_seq, feed=feed, text_parts=[text_so_far], hold=hold)
         return feed
+
+    def drop(self, run_id: str) -> None:
+        """Another worker answers the run now: forget what is queued, end the feed."""
+        buffer = self._runs.pop(run_id, None)
+        if buffer is not None:
+            buffer.feed.close()
 
     def append(self, run_id: str, event: PendingEvent) -> None:
         buffer = self._runs[run_id]
@@ -135,7 +155,7 @@ class EventLog:
         events, updates = self._unwritten, self._unwritten_updates
         started_s = time.perf_counter()
         try:
-            await asyncio.to_thread(self._store.write_batch, events, updates)
+            lost = await asyncio.to_thread(self._store.write_batch, events, updates)
         except Exception:
             self._telemetry.log_commit_failed()
             logger.exception("event log commit failed; retrying in %.1f s", WRITE_RETRY_S)
@@ -144,7 +164,15 @@ class EventLog:
             return
         self._telemetry.log_committed(len(events), time.perf_counter() - started_s)
         self._unwritten, self._unwritten_updates = [], {}
-        self._publish(events)
+        if lost:
+            events = [(run_id, event) for run_id, event in events if run_id not in lost]
+            for run_id in lost:
+                self.drop(run_id)
+            logger.warning("run(s) %s were taken over by another worker; their events here are dropped",
+                           ", ".join(sorted(lost)))
+            if self.on_lost is not None:
+                self.on_lost(lost)
+        await self._publish(events)
         if not self._wake.is_set():
             self._idle.set()
 
@@ -165,11 +193,12 @@ class EventLog:
                     update.finish_reason, update.error = event.finish_reason, event.error
                     update.tokens = event.tokens
                     update.final_text = "".join(buffer.text_parts)
+                    update.release = None if buffer.hold else True
             if buffer.attempts is not None:
                 update.attempts = buffer.attempts
             buffer.pending, buffer.attempts = [], None
 
-    def _publish(self, events: list[tuple[str, LogEvent]]) -> None:
+    async def _publish(self, events: list[tuple[str, LogEvent]]) -> None:
         by_run: dict[str, list[LogEvent]] = {}
         for run_id, event in events:
             by_run.setdefault(run_id, []).append(event)
@@ -182,6 +211,8 @@ class EventLog:
                 # The producer is done; readers that hold the feed finish from it.
                 buffer.feed.close()
                 del self._runs[run_id]
+        if self._remote is not None and by_run:  # other workers' readers, after this one's
+            await self._remote.publish(by_run)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -190,14 +221,28 @@ class EventLog:
 
         The database part comes in pages: a short first one (a resume shows its first event
         without waiting for the whole rest of a long answer), then longer ones. Ends after an
-        ``end`` event that is the run's last, or when no producer is live here (the run's
-        state then comes from the database).
+        ``end`` event that is the run's last, or when nobody answers the run (its state then
+        comes from the database). A run another worker answers is tailed through Redis.
         """
-        loop = asyncio.get_running_loop()
         feed = self.feed(run_id)  # taken before the replay, so nothing falls between the two
+        if feed is None and self._remote is not None:
+            run = await asyncio.to_thread(self._store.get_run, run_id)
+            if run is not None and held(run):
+                async with self._remote.watch(run_id) as remote:  # subscribed before the replay
+                    async for batch in self._follow(run_id, after, tick_s, remote, remote=True):
+                        yield batch
+                return
+        async for batch in self._follow(run_id, after, tick_s, feed):
+            yield batch
+
+    async def _follow(self, run_id: str, after: int, tick_s: float, feed: RunFeed | None,
+                      remote: bool = False) -> AsyncIterator[list[LogEvent]]:
+        loop = asyncio.get_running_loop()
         page = REPLAY_FIRST_PAGE_EVENTS
         batch = await asyncio.to_thread(self._store.events_after, run_id, after, page)
         next_tick = loop.time() + tick_s
+        # A remote feed: when to look at the database next (at once, the first time).
+        next_check = 0.0 if remote else math.inf
         while True:
             if batch:
                 yield batch
@@ -219,4 +264,22 @@ class EventLog:
             if not batch:
                 if feed.closed:
                     return
-                await feed.wait_beyond(after, max(0.0, next_tick - loop.time()))
+                if remote and loop.time() >= next_check:
+                    # What Redis did not bring (a lost message, an end published before the
+                    # subscription) is in the database.
+                    next_check = loop.time() + tick_s
+                    batch, settled = await asyncio.to_thread(self._database_after, run_id, after)
+                    if settled:
+                        return
+                    if batch:
+                        continue
+                await feed.wait_beyond(after, max(0.0, min(next_tick, next_check) - loop.time()))
+
+    def _database_after(self, run_id: str, after: int) -> tuple[list[LogEvent], bool]:
+        """Events after ``after`` in the database, and whether the run is settled there: ended
+        with nothing after ``after`` and answered by nobody."""
+        run = self._store.get_run(run_id)
+        if run is None:
+            return [], True
+        events = self._store.events_after(run_id, after)
+        return events, not events and run.state.is_terminal and not held(run)

@@ -128,6 +128,10 @@ class Run(SQLModel, table=True):
     tokens: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))  # as of its last end
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
+    # The worker answering it, and until when (Unix time) its claim holds unless renewed;
+    # None once nobody answers it (leases.py).
+    owner: str | None = None
+    lease_until: float | None = Field(default=None, index=True)
 
 
 class RunEvent(SQLModel, table=True):

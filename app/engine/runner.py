@@ -11,6 +11,10 @@ Failures follow the retry policy (``retry.RetryPolicy``): before any text, the r
 prefix, the overlap at the seam is dropped, and the answer stays one run with one log.
 
 A browser that reloads, drops or never connects does not touch the run.
+
+With several workers (leases.py), the runner answers the runs its worker holds a lease on,
+renews those leases (``keep_leases``), and takes over the runs whose worker died — exactly
+like the runs a restart left unfinished: ``interrupted``, then continued by policy.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -29,6 +34,7 @@ from app.engine.errors import RetryableError, UpstreamError
 from app.engine.events import Delta, End, Status
 from app.engine.gate import CircuitBreaker, CircuitOpen, SlotQueue
 from app.engine.history import History
+from app.engine.leases import Leases, held
 from app.engine.log import EventLog
 from app.engine.providers.base import ChatMessage, ChatRequest, Provider
 from app.engine.providers.registry import ProviderRegistry
@@ -42,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 RESTART_DETAIL = "The server restarted before this answer finished"
 STOP_DETAIL = "Stopped"
+STOP_POLL_S = 0.1  # a stop of a run another worker answers: how often to look whether it ended
+ASK_AGAIN_S = 1.0  # … and how often to ask that worker again
 
 
 def _utcnow() -> datetime:
@@ -89,11 +97,18 @@ class Runner:
         telemetry: Telemetry | None = None,
         on_end: Callable[[RunRow, End], None] | None = None,
         budget_left: Callable[[str], int | None] | None = None,
+        leases: Leases | None = None,
+        ask_owner: Callable[[str, str, str], Awaitable[None]] | None = None,
     ) -> None:
         """``on_end``: told of each drive's end once it is durable (side work such as titles);
         ``budget_left``: the tokens today's budget still allows a user (by id), None for no
-        budget (blocking: called in a thread as each drive starts)."""
+        budget (blocking: called in a thread as each drive starts); ``leases``: the worker's
+        claims on its runs (default: the instance's only worker); ``ask_owner(worker, action,
+        run_id)``: send "stop" or "retry_now" to the worker answering a run (fanout.py)."""
         self._store = store
+        self._leases = leases or Leases(store.engine, store.worker)
+        self._ask_owner = ask_owner
+        log.on_lost = self.abandon
         self._history = history
         self._log = log
         self._gate_settings = gates
@@ -161,43 +176,100 @@ class Runner:
             waker.cancel()
 
     async def stop(self, run_id: str) -> None:
-        """Stop a run, keeping exactly the text already appended; no-op once it has ended."""
-        task = self._tasks.get(run_id)
-        if task is not None:
-            self._stop_requested.add(run_id)
-            task.cancel()
-            await asyncio.wait([task])
-            return
-        run = await asyncio.to_thread(self._store.get_run, run_id)
-        if run is not None and not run.state.is_terminal:
-            # Unfinished with no producer in this process: end it here.
-            await self._end_orphan(run, End(RunState.STOPPED, STOP_DETAIL))
+        """Stop a run, keeping exactly the text already appended; no-op once it has ended.
+
+        A run answered by another worker is stopped there (``ask_owner``); a run nobody
+        answers (its worker died) is claimed and ended here.
+        """
+        loop = asyncio.get_running_loop()
+        deadline, asked_at = loop.time() + 3 * self._leases.worker.lease_s, -math.inf
+        while True:
+            task = self._tasks.get(run_id)
+            if task is not None:
+                self._stop_requested.add(run_id)
+                task.cancel()
+                await asyncio.wait([task])
+                return
+            run = await asyncio.to_thread(self._store.get_run, run_id)
+            if run is None or run.state.is_terminal:
+                return
+            if not held(run) and await asyncio.to_thread(self._leases.take_orphan, run_id):
+                run = await asyncio.to_thread(self._store.get_run, run_id)  # as of the claim
+                await self._end_orphan(run, End(RunState.STOPPED, STOP_DETAIL))
+                return
+            if run.owner != self._leases.worker.id and self._ask_owner is not None \
+                    and loop.time() - asked_at >= ASK_AGAIN_S:
+                asked_at = loop.time()
+                await self._ask_owner(run.owner, "stop", run_id)
+            if loop.time() > deadline:
+                raise TimeoutError(f"run {run_id} did not stop")
+            await asyncio.sleep(STOP_POLL_S)
 
     async def recover(self, auto_continue_max: int = 0) -> list[str]:
-        """At start-up: every run left unfinished by a previous process becomes ``interrupted``;
-        each is then continued, unless it was already continued ``auto_continue_max`` times
-        after restarts. Returns the ids of the runs recovered."""
-        runs = await asyncio.to_thread(self._store.unfinished_runs)
-        for run in runs:
+        """At start-up: take over the runs nobody answers (see ``take_over``), this worker's
+        own from before a restart included."""
+        return await self.take_over(auto_continue_max, restart=True)
+
+    async def take_over(self, auto_continue_max: int = 0, restart: bool = False) -> list[str]:
+        """Every unfinished run nobody answers (left by a previous process, or by a worker
+        that died) becomes ``interrupted``; each is then continued, unless it was already
+        continued ``auto_continue_max`` times after restarts. Returns the ids taken over."""
+        taken = []
+        for run in await asyncio.to_thread(self._leases.orphans, list(self._tasks), restart):
+            if not await asyncio.to_thread(self._leases.take_orphan, run.id, restart):
+                continue  # another worker was faster, or the owner renewed in time
+            run = await asyncio.to_thread(self._store.get_run, run.id)  # as of the claim
             restarts = [*run.attempts, {"outcome": "server_restart", "ended_at": self._clock.now().isoformat()}]
-            await self._end_orphan(run, End(RunState.INTERRUPTED, RESTART_DETAIL, error="server_restart"), restarts)
-            if sum(a.get("outcome") == "server_restart" for a in restarts) <= auto_continue_max:
+            again = sum(a.get("outcome") == "server_restart" for a in restarts) <= auto_continue_max
+            await self._end_orphan(run, End(RunState.INTERRUPTED, RESTART_DETAIL, error="server_restart"), restarts,
+                                   hold=again)
+            if again:
                 fresh = await asyncio.to_thread(self._store.get_run, run.id)
                 text = await asyncio.to_thread(self._store.run_text, run.id)
                 self.start(fresh, text_so_far=text)
-        return [run.id for run in runs]
+            taken.append(run.id)
+        return taken
+
+    async def keep_leases(self, auto_continue_max: int = 0) -> None:
+        """Runs until cancelled: renew this worker's leases a few times per lease, give up
+        the runs another worker took, and take over the runs nobody answers any more."""
+        while True:
+            await asyncio.sleep(self._leases.worker.lease_s / 4)
+            try:
+                lost = await asyncio.to_thread(self._leases.renew, list(self._tasks))
+                if lost:
+                    logger.warning("run(s) %s were taken over by another worker", ", ".join(sorted(lost)))
+                    self.abandon(lost)
+                taken = await self.take_over(auto_continue_max)
+                if taken:
+                    logger.info("took over %d run(s) whose worker stopped answering", len(taken))
+            except Exception:
+                logger.exception("renewing or taking over leases failed; trying again")
+
+    def abandon(self, run_ids: set[str]) -> None:
+        """Another worker answers these runs now: end their drives here without a word."""
+        for run_id in run_ids:
+            task = self._tasks.get(run_id)
+            if task is not None:
+                task.cancel()  # not a stop: nothing more is appended
+            self._log.drop(run_id)
 
     async def shutdown(self) -> None:
-        """Cancel every run task; their runs stay unfinished for ``recover`` to find."""
+        """Cancel every run task; their runs stay unfinished, and their leases are given back
+        so that another worker (or this one, restarted) takes them over at once."""
         tasks = list(self._tasks.values())
+        running = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._log.flush()
+        await asyncio.to_thread(self._leases.give_back, running)
 
-    async def _end_orphan(self, run: RunRow, end: End, attempts: list[dict] | None = None) -> None:
+    async def _end_orphan(self, run: RunRow, end: End, attempts: list[dict] | None = None, hold: bool = False) -> None:
+        """End a run this worker claimed but does not drive; ``hold``: keep the lease (a
+        continuation starts right after)."""
         text = await asyncio.to_thread(self._store.run_text, run.id)
-        self._log.open(run.id, run.last_seq, text_so_far=text)
+        self._log.open(run.id, run.last_seq, text_so_far=text, hold=hold)
         if attempts is not None:
             self._log.set_attempts(run.id, attempts)
         self._log.append(run.id, end)

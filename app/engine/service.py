@@ -26,7 +26,9 @@ from app.engine.conversations import Conversations
 from app.engine.db import open_database
 from app.engine.errors import UpstreamError
 from app.engine.events import End, LogEvent
+from app.engine.fanout import RedisFanOut
 from app.engine.history import History
+from app.engine.leases import Leases, Worker, held, worker_id
 from app.engine.lifecycle_log import LifecycleLog, install_handler
 from app.engine.limits import RunLimits
 from app.engine.log import EventLog
@@ -72,6 +74,12 @@ class ChatService:
         self._user_locks: dict[str, asyncio.Lock] = {}
         self.log: EventLog | None = None
         self.runner: Runner | None = None
+        # This process as one of the instance's workers (leases.py); with REDIS_URL, several
+        # share the database and pass live events and requests through Redis (fanout.py).
+        self.worker = Worker(worker_id(shared=bool(settings.redis_url)), settings.run_lease_s)
+        self.leases: Leases | None = None
+        self.fanout: RedisFanOut | None = None
+        self._keeper: asyncio.Task | None = None
         self._http: httpx.AsyncClient | None = None
         self._writer: asyncio.Task | None = None
         self._side_work: set[asyncio.Task] = set()  # title suggestions: cancelled at close
@@ -87,10 +95,14 @@ class ChatService:
     async def start(self) -> None:
         install_handler()
         engine = await asyncio.to_thread(open_database, self.settings.database_url)
-        self.store, self.history = Store(engine), History(engine)
+        self.store, self.history = Store(engine, self.worker), History(engine)
+        self.leases = Leases(engine, self.worker)
         self.accounts = Accounts(engine, self.settings.signup, self.settings.session_days)
         self.limits = RunLimits(self.store, self.accounts, self.settings)
-        self.log = EventLog(self.store, self.settings.log_flush_interval_s, self.telemetry)
+        if self.settings.redis_url:
+            self.fanout = RedisFanOut(self.settings.redis_url, self.worker.id, self._on_request)
+            await self.fanout.start()
+        self.log = EventLog(self.store, self.settings.log_flush_interval_s, self.telemetry, remote=self.fanout)
         self._writer = asyncio.create_task(self.log.run_writer(), name="event-log-writer")
         # No second, hidden gate: the providers' own concurrency limits (gate.py) decide how
         # many streams run; httpx's default of 100 connections made stream 101 wait unseen.
@@ -127,6 +139,8 @@ class ChatService:
             telemetry=self.telemetry,
             on_end=self._after_end,
             budget_left=self.limits.budget_left,
+            leases=self.leases,
+            ask_owner=self.fanout.ask if self.fanout else None,
         )
         self.conversations = Conversations(self.store, self.history, self.runner, self.log, self.check_settings)
         self.records = RunRecords(self.store, self.telemetry, self._provider_label, lambda: self.secrets)
@@ -135,8 +149,12 @@ class ChatService:
         recovered = await self.runner.recover(auto_continue_max=budget)
         if recovered:
             logger.info("marked %d unfinished run(s) from a previous process as interrupted", len(recovered))
+        self._keeper = asyncio.create_task(self.runner.keep_leases(auto_continue_max=budget), name="run-leases")
 
     async def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
         if self.runner is not None:
             await self.runner.shutdown()
             self.log.close_feeds()
@@ -150,6 +168,8 @@ class ChatService:
             await asyncio.gather(self._writer, return_exceptions=True)
         if self._http is not None:
             await self._http.aclose()
+        if self.fanout is not None:
+            await self.fanout.close()
         if self.store is not None:
             self.store.engine.dispose()
 
@@ -259,6 +279,10 @@ class ChatService:
             raise Conflict("not_continuable", f"A {run.state} answer cannot be continued.")
         async with self._user_lock(actor):
             await asyncio.to_thread(self.limits.check_continue, actor.id)
+            # Claimed in the database: of two Continues at once, on any workers, one wins.
+            if not await asyncio.to_thread(self.leases.take_ended, run_id):
+                raise Conflict("not_continuable", "This answer is being continued already.")
+            run = await asyncio.to_thread(self.store.get_run, run_id)
             text = await asyncio.to_thread(self.store.run_text, run_id)
             self.runner.start(run, text_so_far=text)
         return run
@@ -269,6 +293,9 @@ class ChatService:
         run = await self.get_run(actor, run_id)
         if not run.state.is_terminal:
             if self.runner.retry_now(run_id):
+                return run, False
+            if run.state == RunState.RETRYING and held(run) and self.fanout is not None:
+                await self.fanout.ask(run.owner, "retry_now", run_id)  # another worker answers it
                 return run, False
             raise Conflict("not_retryable", f"A {run.state} answer cannot be retried; stop it first.")
         crid = client_request_id or f"retry-{uuid.uuid4().hex}"
@@ -384,9 +411,18 @@ class ChatService:
         logger.warning("chaos mode %s (faults: %s)", "on" if enabled else "off", ", ".join(self.chaos.faults))
         return self.chaos.view()
 
-    def is_live(self, run_id: str) -> bool:
-        """True while a producer in this process is appending to the run's log."""
-        return self.log.feed(run_id) is not None
+    def is_live(self, run: RunRow) -> bool:
+        """True while a producer (here or in another worker) may append to the run's log."""
+        return self.log.feed(run.id) is not None or held(run)
+
+    async def _on_request(self, action: str, run_id: str) -> None:
+        """Another worker passes on a user's request for a run this one answers."""
+        if not self.runner.is_running(run_id):
+            return  # it ended, or moved on: the asking worker sees that in the database
+        if action == "stop":
+            await self.runner.stop(run_id)
+        else:
+            self.runner.retry_now(run_id)
 
     def follow(self, run_id: str, after: int, tick_s: float | None = None) -> AsyncIterator[list[LogEvent]]:
         """The run's events after ``after``, replayed then live; ``[]`` every ``tick_s``

@@ -16,6 +16,7 @@ import json
 import secrets
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy
 from sqlalchemy import case, delete, insert, select, update
@@ -26,6 +27,9 @@ from app.engine.events import LogEvent
 from app.engine.models import LOCAL_USER_ID, Conversation, Message, Run, RunEvent, RunTrace, utcnow
 from app.engine.states import TERMINAL_STATES, RunState
 from app.engine.titles import question_title
+
+if TYPE_CHECKING:
+    from app.engine.leases import Worker
 
 
 def new_run_id() -> str:
@@ -93,6 +97,8 @@ class RunRow:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     user_id: str = LOCAL_USER_ID
+    owner: str | None = None  # the worker answering it (leases.py)
+    lease_until: float | None = None
 
     @property
     def params(self) -> RunParams:
@@ -118,6 +124,8 @@ class RunRow:
             created_at=run.created_at,
             updated_at=run.updated_at,
             user_id=run.user_id,
+            owner=run.owner,
+            lease_until=run.lease_until,
         )
 
 
@@ -133,6 +141,7 @@ class RunUpdate:
     attempts: list[dict] | None = None
     final_text: str | None = None  # written to the run's message when the batch ends the run
     tokens: int | None = None  # the answer's token count, from its end event
+    release: bool | None = None  # True: the answer ended, nobody answers the run any more
 
     @property
     def only_moves_on(self) -> bool:
@@ -149,8 +158,13 @@ class MessageNotFound(LookupError):
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, worker: Worker | None = None) -> None:
+        """``worker``: the worker that answers the runs this store creates and whose events
+        it writes (leases.py); None: the instance's only worker."""
+        from app.engine.leases import Worker
+
         self.engine = engine
+        self.worker = worker or Worker()
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -177,7 +191,8 @@ class Store:
                 question = Message(id=uuid.uuid4().hex, conversation_id=conversation.id, parent_id=parent_id,
                                    position=position, role="user", content=new.content, created_at=now)
                 run = self._new_answer(session, conversation, question.id, position + 1,
-                                       request_key(new.user_id, new.client_request_id), new.params, now)
+                                       request_key(new.user_id, new.client_request_id), new.params, now,
+                                       self.worker)
                 session.add(question)
                 session.commit()
                 return RunRow.of(run), True
@@ -199,20 +214,23 @@ class Store:
             question_id = session.get(Message, original.message_id).parent_id
             position = self._next_position(session, conversation.id)
             run = self._new_answer(session, conversation, question_id, position,
-                                   request_key(original.user_id, client_request_id), original.params, now)
+                                   request_key(original.user_id, client_request_id), original.params, now,
+                                   self.worker)
             session.commit()
             return RunRow.of(run), True
 
     @staticmethod
     def _new_answer(session: Session, conversation: Conversation, question_id: str, position: int,
-                    client_request_id: str, params: RunParams, now) -> Run:
-        """An answer placeholder under ``question_id``, its run, and the branch switched to it."""
+                    client_request_id: str, params: RunParams, now, worker: Worker) -> Run:
+        """An answer placeholder under ``question_id``, its run (answered by ``worker``), and
+        the branch switched to it."""
         answer = Message(id=uuid.uuid4().hex, conversation_id=conversation.id, parent_id=question_id,
                          position=position, role="assistant", created_at=now)
         run = Run(id=new_run_id(), conversation_id=conversation.id, user_id=conversation.user_id, message_id=answer.id,
                   client_request_id=client_request_id, provider=params.provider, model=params.model,
                   max_tokens=params.max_tokens, temperature=params.temperature, system_prompt=params.system_prompt,
-                  state=RunState.QUEUED, created_at=now, updated_at=now)
+                  state=RunState.QUEUED, created_at=now, updated_at=now,
+                  owner=worker.id, lease_until=worker.lease_end())
         answer.run_id = run.id
         conversation.current_leaf_id = answer.id
         conversation.updated_at = now
@@ -344,12 +362,6 @@ class Store:
             run = session.get(Run, run_id)
             return RunRow.of(run) if run else None
 
-    def unfinished_runs(self) -> list[RunRow]:
-        terminal = [str(state) for state in TERMINAL_STATES]
-        with Session(self.engine) as session:
-            runs = session.execute(select(Run).where(Run.state.not_in(terminal))).scalars().all()
-            return [RunRow.of(run) for run in runs]
-
     # -- traces ----------------------------------------------------------------------------
 
     def add_traces(self, run_id: str, source: str, entries: list[tuple[datetime, str, dict]],
@@ -401,10 +413,22 @@ class Store:
         with self.engine.connect() as connection:
             return "".join(json.loads(data)["text"] for (data,) in connection.execute(query))
 
-    def write_batch(self, events: list[tuple[str, LogEvent]], updates: dict[str, RunUpdate]) -> None:
-        """Append events and update their runs in one transaction (the log's single commit)."""
+    def write_batch(self, events: list[tuple[str, LogEvent]], updates: dict[str, RunUpdate]) -> set[str]:
+        """Append events and update their runs in one transaction (the log's single commit).
+
+        Only runs this store's worker still owns are written: the others were taken over by
+        another worker (leases.py), and their ids are returned. The owned rows stay locked
+        (Postgres) until the commit, so a takeover cannot slip in between.
+        """
         now = utcnow()
         with self.engine.begin() as connection:
+            owned = set(connection.execute(
+                select(Run.id).where(Run.id.in_(list(updates)), Run.owner == self.worker.id).with_for_update()
+            ).scalars())
+            lost = updates.keys() - owned
+            if lost:
+                events = [(run_id, e) for run_id, e in events if run_id not in lost]
+                updates = {run_id: change for run_id, change in updates.items() if run_id not in lost}
             if events:
                 connection.execute(
                     insert(RunEvent),
@@ -426,9 +450,12 @@ class Store:
                 for column in ("state", "finish_reason", "error", "detail", "attempts", "tokens"):
                     if getattr(change, column) is not None:
                         values[column] = getattr(change, column)
+                if change.release:
+                    values["lease_until"] = None
                 connection.execute(update(Run).where(Run.id == run_id).values(**values))
                 if change.final_text is not None:
                     message_id = select(Run.message_id).where(Run.id == run_id).scalar_subquery()
                     connection.execute(
                         update(Message).where(Message.id == message_id).values(content=change.final_text)
                     )
+        return set(lost)

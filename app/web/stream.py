@@ -48,7 +48,7 @@ async def run_events(service: ChatService, request: Request, run_id: str) -> Res
     except ValueError:
         raise HTTPProblem(400, "bad_resume_point", "Last-Event-ID / after must be a whole number ≥ 0.") from None
     run = await service.get_run(actor_of(request), run_id)
-    if run.state.is_terminal and after >= run.last_seq and not service.is_live(run_id):
+    if run.state.is_terminal and after >= run.last_seq and not service.is_live(run):
         return Response(status_code=204)
     client = request.client.host if request.client else None
     return StreamingResponse(

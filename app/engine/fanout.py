@@ -1,0 +1,139 @@
+"""Live events and requests between workers, through Redis pub/sub (``REDIS_URL``).
+
+The database stays the source of truth: a worker publishes a run's events only after they
+are committed, and a reader on another worker subscribes *before* it replays the database,
+so what it misses in one it finds in the other (duplicates are dropped by seq, a gap is read
+from the database). A message Redis loses costs time, not text: readers check the database
+on every heartbeat tick (``EventLog.follow``).
+
+- ``publish(events_by_run)`` — after each commit, one pipelined round trip for all runs;
+- ``watch(run_id)`` — a ``RunFeed`` fed from Redis while the context is open, shared by all
+  readers of that run in this process;
+- ``ask(worker, action, run_id)`` — "stop" or "retry_now" to the worker answering the run;
+  each worker listens on a channel of its own and hands requests to ``on_request``.
+
+Channels: ``unbroken:run:<run id>`` carry ``[[seq, kind, data], …]`` (the stored events,
+byte for byte); ``unbroken:worker:<worker id>`` carry ``{"action": …, "run_id": …}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from app.engine.events import LogEvent
+from app.engine.feed import RunFeed
+
+logger = logging.getLogger(__name__)
+
+RUN_CHANNEL = "unbroken:run:"
+WORKER_CHANNEL = "unbroken:worker:"
+RECONNECT_S = 1.0
+ACTIONS = ("stop", "retry_now")
+
+
+class RedisFanOut:
+    def __init__(self, url: str, worker_id: str, on_request: Callable[[str, str], Awaitable[None]]) -> None:
+        self._redis = redis.from_url(url)
+        self._worker_id = worker_id
+        self._on_request = on_request
+        self._pubsub = self._redis.pubsub()
+        self._feeds: dict[str, tuple[RunFeed, int]] = {}  # run id → (feed, readers)
+        self._subscribed: dict[str, asyncio.Future] = {}  # channel → confirmed by Redis
+        self._listener: asyncio.Task | None = None
+        self._requests: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        await self._subscribe(WORKER_CHANNEL + self._worker_id)
+        self._listener = asyncio.create_task(self._listen(), name="fan-out-listener")
+        await self._subscribed[WORKER_CHANNEL + self._worker_id]
+
+    async def close(self) -> None:
+        tasks = [t for t in (self._listener, *self._requests) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._pubsub.aclose()
+        await self._redis.aclose()
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def publish(self, events_by_run: dict[str, list[LogEvent]]) -> None:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for run_id, events in events_by_run.items():
+                    pipe.publish(RUN_CHANNEL + run_id, json.dumps([[e.seq, e.kind, e.data] for e in events]))
+                await pipe.execute()
+        except RedisError as exc:  # readers elsewhere catch up from the database
+            logger.warning("could not publish live events to Redis: %s", exc)
+
+    async def ask(self, worker_id: str, action: str, run_id: str) -> None:
+        await self._redis.publish(WORKER_CHANNEL + worker_id, json.dumps({"action": action, "run_id": run_id}))
+
+    # -- receiving -------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def watch(self, run_id: str) -> AsyncIterator[RunFeed]:
+        """The run's live events from other workers; subscribed when this returns."""
+        feed, readers = self._feeds.get(run_id, (None, 0))
+        if feed is None:
+            feed = RunFeed(run_id, 0)
+            await self._subscribe(RUN_CHANNEL + run_id)
+        self._feeds[run_id] = (feed, readers + 1)
+        try:
+            await asyncio.shield(self._subscribed[RUN_CHANNEL + run_id])
+            yield feed
+        finally:
+            feed, readers = self._feeds[run_id]
+            if readers > 1:
+                self._feeds[run_id] = (feed, readers - 1)
+            else:
+                del self._feeds[run_id]
+                self._subscribed.pop(RUN_CHANNEL + run_id, None)
+                with contextlib.suppress(RedisError):
+                    await self._pubsub.unsubscribe(RUN_CHANNEL + run_id)
+
+    async def _subscribe(self, channel: str) -> None:
+        self._subscribed[channel] = asyncio.get_running_loop().create_future()
+        await self._pubsub.subscribe(channel)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=None)
+            except RedisError as exc:
+                # redis-py subscribes again on the next read; what was published meanwhile is
+                # in the database, and the readers' feeds start over from there.
+                logger.warning("lost the Redis subscription (%s); reconnecting", exc)
+                for feed, _ in self._feeds.values():
+                    feed.forget()
+                await asyncio.sleep(RECONNECT_S)
+                continue
+            if message is not None:
+                self._receive(message)
+
+    def _receive(self, message: dict) -> None:
+        channel = message["channel"].decode()
+        if message["type"] == "subscribe":
+            confirmed = self._subscribed.get(channel)
+            if confirmed is not None and not confirmed.done():
+                confirmed.set_result(None)
+        elif message["type"] != "message":
+            return
+        elif channel.startswith(RUN_CHANNEL):
+            entry = self._feeds.get(channel.removeprefix(RUN_CHANNEL))
+            if entry is not None:
+                events = [LogEvent(seq, kind, data) for seq, kind, data in json.loads(message["data"])]
+                entry[0].publish_remote(events)
+        else:
+            request = json.loads(message["data"])
+            if request.get("action") in ACTIONS and isinstance(request.get("run_id"), str):
+                task = asyncio.create_task(self._on_request(request["action"], request["run_id"]))
+                self._requests.add(task)
+                task.add_done_callback(self._requests.discard)

@@ -1,0 +1,210 @@
+"""Several workers on one database and one Redis (issue: scale out): live events reach readers
+on any worker, stop / continue / retry work on any worker, and a worker that dies or stalls
+has its runs taken over — with the text exact, nothing lost and nothing written twice.
+
+Each "worker" is a ``ChatService`` of its own (its own database engine, event log, runner and
+Redis connections), as each process of a deployment has; the database and Redis are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+
+import pytest
+from sqlalchemy import select
+
+from app.engine.accounts import LOCAL
+from app.engine.errors import Overloaded
+from app.engine.models import RunEvent
+from app.engine.providers.base import StreamEnd, TextDelta
+from app.engine.run_input import Conflict, RunRequest
+from app.engine.runner import RunnerClock
+from app.engine.service import ChatService
+from tests.fakes.provider import Pause, ScriptedProvider
+
+LEASE_S = 1.0
+WAIT_S = 10.0
+
+
+@pytest.fixture
+async def workers(settings, redis_server):
+    """``make(provider, **settings)`` → a started worker sharing the test's database and Redis."""
+    started = []
+
+    async def make(provider: ScriptedProvider, clock: RunnerClock = RunnerClock(), **overrides) -> ChatService:
+        config = dataclasses.replace(settings, redis_url=redis_server.url, run_lease_s=LEASE_S, **overrides)
+        worker = ChatService(config, provider=provider, clock=clock)
+        await worker.start()
+        started.append(worker)
+        return worker
+
+    yield make
+    for worker in started:
+        await worker.close()
+
+
+async def ask(worker: ChatService, content: str = "Hi") -> str:
+    run, _ = await worker.start_run(LOCAL, RunRequest(content=content, client_request_id=content))
+    return run.id
+
+
+async def follow(worker: ChatService, run_id: str, after: int = 0) -> list[tuple[int, str, dict]]:
+    got = []
+    async for batch in worker.follow(run_id, after, tick_s=0.2):
+        got.extend((e.seq, e.kind, json.loads(e.data)) for e in batch)
+    return got
+
+
+def text_of(events) -> str:
+    return "".join(data["text"] for _, kind, data in events if kind == "delta")
+
+
+async def state_becomes(worker: ChatService, run_id: str, state: str) -> dict:
+    async with asyncio.timeout(WAIT_S):
+        while (view := await worker.run_view(LOCAL, run_id))["state"] != state:
+            await asyncio.sleep(0.02)
+    return view
+
+
+def stored_seqs(worker: ChatService, run_id: str) -> list[int]:
+    with worker.store.engine.connect() as connection:
+        return list(connection.execute(
+            select(RunEvent.seq).where(RunEvent.run_id == run_id).order_by(RunEvent.seq)).scalars())
+
+
+async def crash(worker: ChatService) -> None:
+    """The worker's process dies: its tasks stop where they are; nothing is flushed, no
+    lease is given back, no feed is closed."""
+    tasks = [worker._keeper, worker._writer, *worker.runner._tasks.values()]
+    worker._keeper = worker._writer = None
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    worker.runner._tasks.clear()
+    worker.runner = None  # close() then only lets go of connections
+
+
+async def test_a_reader_on_another_worker_gets_every_event_once_in_order(workers):
+    answering = ScriptedProvider([TextDelta("one "), Pause(), TextDelta("two "), TextDelta("three"), StreamEnd("stop")])
+    a = await workers(answering)
+    b = await workers(ScriptedProvider())
+    run_id = await ask(a)
+    await answering.paused.wait()
+    await a.log.durable()
+    reading = asyncio.create_task(follow(b, run_id))  # replays "one " from the database, then tails Redis
+    await asyncio.sleep(0.3)
+    answering.release()
+
+    got = await asyncio.wait_for(reading, WAIT_S)
+    assert text_of(got) == "one two three"
+    assert [seq for seq, _, _ in got] == list(range(1, len(got) + 1))
+    assert got == await follow(a, run_id)  # byte for byte what the answering worker has
+    assert (await b.run_view(LOCAL, run_id))["state"] == "complete"
+
+
+async def test_a_resume_on_another_worker_starts_after_the_given_event(workers):
+    answering = ScriptedProvider([TextDelta("first "), Pause(), TextDelta("second"), StreamEnd("stop")])
+    a = await workers(answering)
+    b = await workers(ScriptedProvider())
+    run_id = await ask(a)
+    await answering.paused.wait()
+    await a.log.durable()
+    seen = (await a.run_view(LOCAL, run_id))["last_seq"]
+    reading = asyncio.create_task(follow(b, run_id, after=seen))
+    answering.release()
+    got = await asyncio.wait_for(reading, WAIT_S)
+    assert got[0][0] == seen + 1 and text_of(got) == "second"
+
+
+async def test_stop_on_another_worker_stops_the_run_where_it_is_answered(workers):
+    answering = ScriptedProvider([TextDelta("kept"), Pause(), TextDelta(" never"), StreamEnd("stop")])
+    a = await workers(answering)
+    b = await workers(ScriptedProvider())
+    run_id = await ask(a)
+    await answering.paused.wait()
+    await a.log.durable()
+
+    await asyncio.wait_for(b.stop_run(LOCAL, run_id), WAIT_S)
+    view = await b.run_view(LOCAL, run_id)
+    assert (view["state"], view["text"]) == ("stopped", "kept")
+    assert not a.runner.is_running(run_id)  # stopped on the worker that answered it
+
+
+async def test_continue_on_another_worker_goes_on_in_the_same_log_and_only_once(workers):
+    first = ScriptedProvider([TextDelta("part one"), Pause()])
+    a = await workers(first)
+    continuing = ScriptedProvider([TextDelta(" and two"), StreamEnd("stop")])
+    b = await workers(continuing)
+    c = await workers(ScriptedProvider([TextDelta(" SECOND CONTINUATION"), StreamEnd("stop")]))
+    run_id = await ask(a)
+    await first.paused.wait()
+    await a.stop_run(LOCAL, run_id)
+    await state_becomes(a, run_id, "stopped")
+
+    results = await asyncio.gather(b.continue_run(LOCAL, run_id), c.continue_run(LOCAL, run_id),
+                                   return_exceptions=True)
+    assert sum(isinstance(r, Conflict) for r in results) == 1  # two Continues at once: one goes on
+    view = await state_becomes(a, run_id, "complete")
+    assert view["text"] in ("part one and two", "part one SECOND CONTINUATION")
+    assert stored_seqs(a, run_id) == list(range(1, view["last_seq"] + 1))
+
+
+async def test_retry_now_reaches_the_worker_that_waits(workers):
+    async def long_sleep(seconds: float) -> None:
+        await asyncio.sleep(3600)
+
+    a = await workers(ScriptedProvider([Overloaded("p is overloaded (HTTP 503)", provider="p", status=503)],
+                                       [TextDelta("now"), StreamEnd("stop")]),
+                      clock=RunnerClock(sleep=long_sleep))
+    b = await workers(ScriptedProvider())
+    run_id = await ask(a)
+    await state_becomes(b, run_id, "retrying")
+    same, created = await b.retry_run(LOCAL, run_id)
+    assert (same.id, created) == (run_id, False)
+    view = await state_becomes(b, run_id, "complete")
+    assert view["text"] == "now"
+
+
+async def test_a_dead_workers_run_is_taken_over_and_finished_exactly(workers):
+    dying = ScriptedProvider([TextDelta("saved "), Pause()])
+    a = await workers(dying)
+    taking_over = ScriptedProvider([TextDelta("saved and the rest."), StreamEnd("stop")])
+    b = await workers(taking_over)
+    run_id = await ask(a)
+    await dying.paused.wait()
+    await a.log.durable()
+    reading = asyncio.create_task(follow(b, run_id))
+    await crash(a)
+
+    view = await state_becomes(b, run_id, "complete")
+    assert view["text"] == "saved and the rest."  # the overlap at the seam is dropped
+    assert taking_over.requests[0].prefix == "saved "
+    assert [a["outcome"] for a in view["attempts"]].count("server_restart") == 1
+    got = await asyncio.wait_for(reading, WAIT_S)
+    ends = [data["state"] for _, kind, data in got if kind == "end"]
+    assert ends == ["interrupted"] or ends == ["interrupted", "complete"]
+    assert stored_seqs(b, run_id) == list(range(1, view["last_seq"] + 1))
+    assert text_of(await follow(b, run_id)) == "saved and the rest."
+
+
+async def test_a_stalled_worker_that_lost_its_run_writes_nothing_more_to_it(workers):
+    stalling = ScriptedProvider([TextDelta("before "), Pause(), TextDelta("STALE TEXT"), StreamEnd("stop")])
+    a = await workers(stalling)
+    b = await workers(ScriptedProvider([TextDelta("after the takeover."), StreamEnd("stop")]))
+    run_id = await ask(a)
+    await stalling.paused.wait()
+    await a.log.durable()
+    a._keeper.cancel()  # a stops renewing (a long pause), while its writer still works
+
+    view = await state_becomes(b, run_id, "complete")
+    stalling.release()  # a wakes up and goes on writing
+    async with asyncio.timeout(WAIT_S):
+        while a.runner.is_running(run_id):
+            await asyncio.sleep(0.02)
+    await a.log.durable()
+    final = await b.run_view(LOCAL, run_id)
+    assert final["text"] == view["text"] == "before after the takeover."
+    assert "STALE" not in text_of(await follow(b, run_id))
+    assert stored_seqs(b, run_id) == list(range(1, final["last_seq"] + 1))
