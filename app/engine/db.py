@@ -32,6 +32,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 BASELINE_REVISION = "0001"
 
 
+MIGRATION_LOCK_KEY = 0x756E62726F6B656E  # "unbroken"
+
+
 def open_database(url: str) -> Engine:
     """Create the engine and bring the schema up to date. Does I/O: call it at start-up."""
     engine = create_engine(url)
@@ -81,6 +84,10 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Workers starting at once migrate one after the other (the lock ends with the
+            # transaction): the first brings the schema up to date, the others find it so.
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = connection
         tables = sqlalchemy.inspect(connection).get_table_names()
         if "run" in tables and "alembic_version" not in tables:

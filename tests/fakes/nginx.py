@@ -4,8 +4,9 @@ Not a fake of nginx: the real ``/usr/sbin/nginx`` (``scripts/test`` installs it)
 server block the README recommends, so the documented example is the one the tests run.
 
 - ``NginxProxy(upstream_port, mode="streaming", port=None)`` — the recommended config as it
-  is, with its ``listen`` moved to ``port`` on 127.0.0.1 (None: a free one) and
-  ``proxy_pass`` pointed at ``upstream_port``;
+  is, with its ``listen`` moved to ``port`` on 127.0.0.1 (None: a free one) and its
+  ``upstream`` block pointed at ``upstream_port`` (a list of ports: one server line each,
+  several workers taken in turn);
 - ``mode="buffering"`` — the same, but ``/api/`` goes through a location left at nginx's
   defaults (HTTP/1.0 to the app, ``proxy_buffering on``) that also ignores the app's
   ``X-Accel-Buffering: no``: a proxy that holds event streams in its buffers, as
@@ -41,7 +42,7 @@ _TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 # The exact lines of the recommended config that a test run changes; each must occur once.
 LISTEN_LINE = "listen 80;"
-UPSTREAM = "http://127.0.0.1:3000"
+UPSTREAM = "    server 127.0.0.1:3000;\n"
 LOCATION_LINE = "    location / {"
 BUFFERING_LOCATION = """    # Test only: the API through nginx's defaults, ignoring the app's X-Accel-Buffering: no.
     location /api/ {
@@ -60,16 +61,18 @@ def _replace_once(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def site_config(listen_port: int, upstream_port: int, mode: str = "streaming", template: str | None = None) -> str:
+def site_config(listen_port: int, upstream_port: int | list[int], mode: str = "streaming",
+                template: str | None = None) -> str:
     """The recommended server block, pointed at the given ports; ``buffering`` adds the
-    buffering ``/api/`` location."""
+    buffering ``/api/`` location (to the first port)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    ports = upstream_port if isinstance(upstream_port, list) else [upstream_port]
     text = RECOMMENDED_CONF.read_text() if template is None else template
     text = _replace_once(text, LISTEN_LINE, f"listen 127.0.0.1:{listen_port};")
-    text = _replace_once(text, UPSTREAM, f"http://127.0.0.1:{upstream_port}")
+    text = _replace_once(text, UPSTREAM, "".join(f"    server 127.0.0.1:{port};\n" for port in ports))
     if mode == "buffering":
-        text = _replace_once(text, LOCATION_LINE, BUFFERING_LOCATION % {"upstream_port": upstream_port} + LOCATION_LINE)
+        text = _replace_once(text, LOCATION_LINE, BUFFERING_LOCATION % {"upstream_port": ports[0]} + LOCATION_LINE)
     return text
 
 
@@ -91,7 +94,7 @@ def main_config(directory: Path, site_path: Path) -> str:
 
 
 class NginxProxy:
-    def __init__(self, upstream_port: int, mode: str = "streaming", port: int | None = None) -> None:
+    def __init__(self, upstream_port: int | list[int], mode: str = "streaming", port: int | None = None) -> None:
         self.upstream_port, self.mode = upstream_port, mode
         self.port = port or free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="unbroken-nginx-"))

@@ -51,15 +51,21 @@ def test_the_page_and_the_api_come_through_both_modes_with_the_callers_address(a
 def test_the_recommended_config_is_the_file_the_tests_render():
     rendered = site_config(4001, 4002)
     assert rendered == RECOMMENDED_CONF.read_text().replace("listen 80;", "listen 127.0.0.1:4001;").replace(
-        "http://127.0.0.1:3000", "http://127.0.0.1:4002")
+        "server 127.0.0.1:3000;", "server 127.0.0.1:4002;")
     for directive in ("proxy_buffering off;", "proxy_cache off;", "proxy_http_version 1.1;",
                       "proxy_set_header Upgrade $http_upgrade;", "proxy_read_timeout 3600s;"):
         assert directive in rendered
 
 
+def test_several_workers_become_one_server_line_each():
+    rendered = site_config(4001, [4002, 4003, 4004])
+    assert "    server 127.0.0.1:4002;\n    server 127.0.0.1:4003;\n    server 127.0.0.1:4004;\n" in rendered
+    assert "proxy_pass http://unbroken_app;" in rendered
+
+
 def test_a_config_missing_a_line_the_fixture_edits_is_refused_by_name():
     with pytest.raises(ValueError, match="listen 80;"):
-        site_config(4001, 4002, template="server { proxy_pass http://127.0.0.1:3000; }")
+        site_config(4001, 4002, template="upstream a {\n    server 127.0.0.1:3000;\n}\nserver { }")
 
 
 def test_nginx_that_cannot_start_says_why(api_against):
