@@ -6,7 +6,9 @@ so what it misses in one it finds in the other (duplicates are dropped by seq, a
 from the database). A message Redis loses costs time, not text: readers check the database
 on every heartbeat tick (``EventLog.follow``).
 
-- ``publish(events_by_run)`` — after each commit, one pipelined round trip for all runs;
+- ``post(events_by_run)`` — after each commit; a task of its own sends what is posted in one
+  pipelined round trip, so a slow or absent Redis never holds up the log's commits (past
+  ``MAX_QUEUED`` posts it drops the oldest: readers elsewhere read them from the database);
 - ``watch(run_id)`` — a ``RunFeed`` fed from Redis while the context is open, shared by all
   readers of that run in this process;
 - ``ask(worker, action, run_id)`` — "stop" or "retry_now" to the worker answering the run;
@@ -19,6 +21,7 @@ byte for byte); ``unbroken:worker:<worker id>`` carry ``{"action": …, "run_id"
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -35,15 +38,23 @@ logger = logging.getLogger(__name__)
 RUN_CHANNEL = "unbroken:run:"
 WORKER_CHANNEL = "unbroken:worker:"
 RECONNECT_S = 1.0
+SUBSCRIBE_TIMEOUT_S = 2.0  # past it a reader goes on without Redis, on the database alone
+MAX_QUEUED = 1000
 ACTIONS = ("stop", "retry_now")
 
 
 class RedisFanOut:
     def __init__(self, url: str, worker_id: str, on_request: Callable[[str, str], Awaitable[None]]) -> None:
-        self._redis = redis.from_url(url)
+        # Commands time out (a dead Redis must not hang a stop); the subscription waits for
+        # messages as long as it takes, and pings the server to notice a dead connection.
+        self._redis = redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        self._subscriber = redis.from_url(url, socket_connect_timeout=2, health_check_interval=10)
         self._worker_id = worker_id
         self._on_request = on_request
-        self._pubsub = self._redis.pubsub()
+        self._pubsub = self._subscriber.pubsub()
+        self._outbox: collections.deque[dict[str, list[LogEvent]]] = collections.deque(maxlen=MAX_QUEUED)
+        self._posted = asyncio.Event()
+        self._sender: asyncio.Task | None = None
         self._feeds: dict[str, tuple[RunFeed, int]] = {}  # run id → (feed, readers)
         self._subscribed: dict[str, asyncio.Future] = {}  # channel → confirmed by Redis
         self._listener: asyncio.Task | None = None
@@ -52,29 +63,48 @@ class RedisFanOut:
     async def start(self) -> None:
         await self._subscribe(WORKER_CHANNEL + self._worker_id)
         self._listener = asyncio.create_task(self._listen(), name="fan-out-listener")
+        self._sender = asyncio.create_task(self._send(), name="fan-out-sender")
         await self._subscribed[WORKER_CHANNEL + self._worker_id]
 
     async def close(self) -> None:
-        tasks = [t for t in (self._listener, *self._requests) if t is not None]
+        tasks = [t for t in (self._listener, self._sender, *self._requests) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._pubsub.aclose()
+        await self._subscriber.aclose()
         await self._redis.aclose()
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def publish(self, events_by_run: dict[str, list[LogEvent]]) -> None:
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for run_id, events in events_by_run.items():
-                    pipe.publish(RUN_CHANNEL + run_id, json.dumps([[e.seq, e.kind, e.data] for e in events]))
-                await pipe.execute()
-        except RedisError as exc:  # readers elsewhere catch up from the database
-            logger.warning("could not publish live events to Redis: %s", exc)
+    def post(self, events_by_run: dict[str, list[LogEvent]]) -> None:
+        if len(self._outbox) == MAX_QUEUED:
+            logger.warning("Redis is behind: live events dropped (readers elsewhere read them from the database)")
+        self._outbox.append(events_by_run)
+        self._posted.set()
+
+    async def _send(self) -> None:
+        while True:
+            await self._posted.wait()
+            self._posted.clear()
+            posts = list(self._outbox)
+            self._outbox.clear()
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for events_by_run in posts:
+                        for run_id, events in events_by_run.items():
+                            pipe.publish(RUN_CHANNEL + run_id, json.dumps([[e.seq, e.kind, e.data] for e in events]))
+                    await pipe.execute()
+            except RedisError as exc:  # readers elsewhere catch up from the database
+                logger.warning("could not publish live events to Redis: %s", exc)
+                await asyncio.sleep(RECONNECT_S)
 
     async def ask(self, worker_id: str, action: str, run_id: str) -> None:
-        await self._redis.publish(WORKER_CHANNEL + worker_id, json.dumps({"action": action, "run_id": run_id}))
+        """Best effort: the asking side watches the database for the outcome."""
+        try:
+            await self._redis.publish(WORKER_CHANNEL + worker_id, json.dumps({"action": action, "run_id": run_id}))
+        except RedisError as exc:
+            logger.warning("could not pass %s of run %s on to worker %s: %s", action, run_id, worker_id, exc)
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -84,10 +114,16 @@ class RedisFanOut:
         feed, readers = self._feeds.get(run_id, (None, 0))
         if feed is None:
             feed = RunFeed(run_id, 0)
-            await self._subscribe(RUN_CHANNEL + run_id)
         self._feeds[run_id] = (feed, readers + 1)
         try:
-            await asyncio.shield(self._subscribed[RUN_CHANNEL + run_id])
+            try:
+                if readers == 0:
+                    await self._subscribe(RUN_CHANNEL + run_id)
+                async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                    await asyncio.shield(self._subscribed[RUN_CHANNEL + run_id])
+            except (RedisError, TimeoutError) as exc:
+                logger.warning("no live events from Redis for run %s (%s): reading the database", run_id, exc)
+                feed.from_database_only = True
             yield feed
         finally:
             feed, readers = self._feeds[run_id]

@@ -22,6 +22,7 @@ class RunFeed:
         self.run_id = run_id
         self.last_seq = last_seq
         self.closed = False
+        self.from_database_only = False  # a remote feed whose subscription failed (fanout.py)
         self._events: list[LogEvent] = []
         self._seqs: list[int] = []
         self._changed = asyncio.Event()

@@ -44,6 +44,9 @@ WRITE_RETRY_S = 0.5
 # answer shows its first event as soon as a fresh stream would, then longer ones.
 REPLAY_FIRST_PAGE_EVENTS = 256
 REPLAY_PAGE_EVENTS = 4096
+# A reader of another worker's run without Redis (its subscription failed) looks at the
+# database this often.
+DATABASE_ONLY_CHECK_S = 1.0
 
 
 @dataclasses.dataclass
@@ -172,7 +175,7 @@ class EventLog:
                            ", ".join(sorted(lost)))
             if self.on_lost is not None:
                 self.on_lost(lost)
-        await self._publish(events)
+        self._publish(events)
         if not self._wake.is_set():
             self._idle.set()
 
@@ -198,7 +201,7 @@ class EventLog:
                 update.attempts = buffer.attempts
             buffer.pending, buffer.attempts = [], None
 
-    async def _publish(self, events: list[tuple[str, LogEvent]]) -> None:
+    def _publish(self, events: list[tuple[str, LogEvent]]) -> None:
         by_run: dict[str, list[LogEvent]] = {}
         for run_id, event in events:
             by_run.setdefault(run_id, []).append(event)
@@ -212,7 +215,7 @@ class EventLog:
                 buffer.feed.close()
                 del self._runs[run_id]
         if self._remote is not None and by_run:  # other workers' readers, after this one's
-            await self._remote.publish(by_run)
+            self._remote.post(by_run)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -267,7 +270,8 @@ class EventLog:
                 if remote and loop.time() >= next_check:
                     # What Redis did not bring (a lost message, an end published before the
                     # subscription) is in the database.
-                    next_check = loop.time() + tick_s
+                    next_check = loop.time() + (min(tick_s, DATABASE_ONLY_CHECK_S) if feed.from_database_only
+                                                else tick_s)
                     batch, settled = await asyncio.to_thread(self._database_after, run_id, after)
                     if settled:
                         return

@@ -270,7 +270,11 @@ class ChatService:
     async def stop_run(self, actor: Actor, run_id: str) -> None:
         """Stop an answer, keeping its text as persisted; 404 for an unknown run."""
         await self.get_run(actor, run_id)
-        await self.runner.stop(run_id)
+        try:
+            await self.runner.stop(run_id)
+        except TimeoutError:
+            raise Conflict("not_stopped", "The worker streaming this answer did not stop it in time; try again.") \
+                from None
 
     async def continue_run(self, actor: Actor, run_id: str) -> RunRow:
         """Go on with a stopped, truncated or interrupted answer: same run, same log."""

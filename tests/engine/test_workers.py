@@ -208,3 +208,25 @@ async def test_a_stalled_worker_that_lost_its_run_writes_nothing_more_to_it(work
     assert final["text"] == view["text"] == "before after the takeover."
     assert "STALE" not in text_of(await follow(b, run_id))
     assert stored_seqs(b, run_id) == list(range(1, final["last_seq"] + 1))
+
+
+async def test_without_redis_a_reader_on_another_worker_still_gets_the_exact_text_from_the_database(settings):
+    from tests.fakes.redis import RedisServer
+
+    answering = ScriptedProvider([TextDelta("written "), Pause(), TextDelta("while Redis is away"), StreamEnd("stop")])
+    with RedisServer() as own_redis:
+        config = dataclasses.replace(settings, redis_url=own_redis.url, run_lease_s=LEASE_S)
+        a, b = ChatService(config, provider=answering), ChatService(config, provider=ScriptedProvider())
+        await a.start()
+        await b.start()
+    try:  # Redis is gone from here on: no live events, no requests between the workers
+        run_id = await ask(a)
+        await answering.paused.wait()
+        reading = asyncio.create_task(follow(b, run_id))
+        answering.release()
+        got = await asyncio.wait_for(reading, WAIT_S)
+        assert text_of(got) == "written while Redis is away"
+        assert [seq for seq, _, _ in got] == list(range(1, len(got) + 1))
+    finally:
+        await a.close()
+        await b.close()
