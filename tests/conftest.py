@@ -3,9 +3,12 @@
 Every test that uses the database (``database_url``, hence ``settings``, ``service``,
 ``api_against``) runs once per database kind: on a fresh SQLite file and on a fresh database
 of a throwaway Postgres cluster (``tests/fakes/postgres.py``), ids ``[sqlite]`` and
-``[postgres]``. A test about SQLite itself is marked ``sqlite_only``. If Postgres cannot
-start, the ``[postgres]`` tests fail; ``UNBROKEN_TEST_DATABASES=sqlite`` leaves them out on
-purpose (a quicker local run; ``scripts/test`` always runs both).
+``[postgres]``. A test about SQLite itself is marked ``sqlite_only``. The API tests of the
+runs protocol are marked ``workers``: they run a third time, ``[workers]``, where
+``api_against`` is three worker processes on Postgres and Redis behind nginx
+(``tests/fakes/workers.py``), each request and reconnect on the next worker. If Postgres
+or Redis cannot start, their tests fail; ``UNBROKEN_TEST_DATABASES=sqlite`` leaves them out
+on purpose (a quicker local run; ``scripts/test`` always runs every kind).
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ from tests.fakes.postgres import PostgresCluster
 from tests.fakes.redis import RedisServer
 from tests.fakes.server import ServerThread
 from tests.fakes.upstream import FakeUpstream
+from tests.fakes.workers import WorkerDeployment
 
-DATABASE_KINDS = ("sqlite", "postgres")
+DATABASE_KINDS = ("sqlite", "postgres", "workers")
+WORKER_LEASE_S = 2.0
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: about SQLite itself (its file, backup, pre-Alembic databases)")
+    config.addinivalue_line("markers", "workers: also run against three workers on Postgres and Redis behind nginx")
 
 
 def pytest_generate_tests(metafunc):
@@ -36,8 +42,9 @@ def pytest_generate_tests(metafunc):
         unknown = set(wanted) - set(DATABASE_KINDS)
         if unknown:
             raise pytest.UsageError(f"UNBROKEN_TEST_DATABASES: unknown kinds {sorted(unknown)}")
-        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
-        kinds = [kind for kind in DATABASE_KINDS if kind in wanted and (kind == "sqlite" or not only_sqlite)]
+        marked = {name for name in ("sqlite_only", "workers") if metafunc.definition.get_closest_marker(name)}
+        fits = {"sqlite": True, "postgres": "sqlite_only" not in marked, "workers": "workers" in marked}
+        kinds = [kind for kind in DATABASE_KINDS if kind in wanted and fits[kind]]
         metafunc.parametrize("database_url", kinds, indirect=True)
 
 
@@ -58,7 +65,7 @@ def redis_server():
 @pytest.fixture
 def database_url(request, tmp_path) -> str:
     """A fresh, empty database of the kind this test instance runs on."""
-    if request.param == "postgres":
+    if request.param in ("postgres", "workers"):
         return request.getfixturevalue("postgres_cluster").new_database()
     return f"sqlite:///{tmp_path}/unbroken.db"
 
@@ -103,14 +110,21 @@ def provider_settings(upstream: FakeUpstream, provider: str, key: str = TEST_KEY
 
 
 @pytest.fixture
-def api_against(settings):
-    """Start the API (no Reflex) on a real port against the given upstream, or the demo."""
+def api_against(settings, request, tmp_path):
+    """Start the API (no Reflex) on a real port against the given upstream, or the demo; in
+    a ``[workers]`` test, three worker processes behind nginx (``.url`` is nginx's)."""
     servers = []
+    workers = request.node.callspec.params.get("database_url") == "workers"
 
-    def start(upstream: FakeUpstream | None = None, provider: str = "openai", **overrides) -> ServerThread:
+    def start(upstream: FakeUpstream | None = None, provider: str = "openai", **overrides):
         pointed = provider_settings(upstream, provider) if upstream is not None else {}
         config = dataclasses.replace(settings, **{**pointed, **overrides})
-        server = ServerThread(build_api_app(ChatService(config)))
+        if workers:
+            config = dataclasses.replace(config, redis_url=request.getfixturevalue("redis_server").url,
+                                         run_lease_s=WORKER_LEASE_S)
+            server = WorkerDeployment(config, tmp_path / f"workers{len(servers)}")
+        else:
+            server = ServerThread(build_api_app(ChatService(config)))
         servers.append(server.__enter__())
         return server
 

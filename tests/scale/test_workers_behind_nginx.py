@@ -14,126 +14,28 @@ sends each new connection to the next worker in turn.
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy
 
 from app.engine.providers.demo import demo_answer
-from tests.fakes.nginx import NginxProxy
-from tests.fakes.server import free_port
+from app.settings import Settings
+from tests.fakes.workers import WorkerDeployment
 from tests.sse_client import read_events
 
 WORKERS = 3
-START_TIMEOUT_S = 60.0
 TAKEOVER_LIMIT_S = 10.0
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclasses.dataclass
-class WorkerProcess:
-    port: int
-    process: subprocess.Popen
-    log: Path
-
-    def streams_opened(self, run_id: str) -> int:
-        """Event streams of ``run_id`` this worker served (its lifecycle log says so)."""
-        return sum('"event":"stream_open"' in line and run_id in line
-                   for line in self.log.read_text(errors="replace").splitlines())
-
-
-class Deployment:
-    def __init__(self, database_url: str, redis_url: str, folder: Path) -> None:
-        self.database_url = database_url
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "UNBROKEN_DEMO": "on",
-            "UNBROKEN_DEMO_TOKENS_PER_S": "60",
-            "UNBROKEN_RUN_LEASE_S": "2",
-            "UNBROKEN_HEARTBEAT_S": "1",
-            "UNBROKEN_SSE_RETRY_MS": "100",
-            "PYTHONUNBUFFERED": "1",
-        }
-        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY", "OLLAMA_HOST"):
-            self.env.pop(name, None)
-        self.folder = folder
-        self.workers: list[WorkerProcess] = []
-        self.nginx: NginxProxy | None = None
-
-    def __enter__(self) -> Deployment:
-        for number in range(WORKERS):  # all at once, on an empty database: they migrate in turn
-            port, log = free_port(), self.folder / f"worker{number}.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "tests.fakes.api_worker"], cwd=ROOT, env={**self.env, "PORT": str(port)},
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                )
-            self.workers.append(WorkerProcess(port, process, log))
-        try:
-            for worker in self.workers:
-                self._wait_healthy(worker)
-            self.nginx = NginxProxy([worker.port for worker in self.workers]).__enter__()
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
-        return self
-
-    def _wait_healthy(self, worker: WorkerProcess) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if worker.process.poll() is not None:
-                raise RuntimeError(f"worker on {worker.port} exited:\n{worker.log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{worker.port}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"worker on {worker.port} did not start:\n{worker.log.read_text(errors='replace')}")
-
-    def __exit__(self, *exc) -> None:
-        if self.nginx is not None:
-            self.nginx.__exit__(None, None, None)
-        for worker in self.workers:
-            if worker.process.poll() is None:
-                worker.process.terminate()
-        for worker in self.workers:
-            try:
-                worker.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait()
-
-    @property
-    def url(self) -> str:
-        return self.nginx.url
-
-    def owner_of(self, run_id: str) -> str | None:
-        engine = sqlalchemy.create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
-        try:
-            with engine.connect() as connection:
-                return connection.execute(sqlalchemy.text("SELECT owner FROM run WHERE id = :id"),
-                                          {"id": run_id}).scalar()
-        finally:
-            engine.dispose()
-
-    def worker_of(self, owner: str) -> WorkerProcess:
-        pid = int(owner.split(":")[1])  # leases.worker_id: host:pid:random
-        return next(worker for worker in self.workers if worker.process.pid == pid)
 
 
 @pytest.fixture
 def deployment(postgres_cluster, redis_server, tmp_path):
-    with Deployment(postgres_cluster.new_database(), redis_server.url, tmp_path) as running:
+    settings = Settings(
+        database_url=postgres_cluster.new_database(), redis_url=redis_server.url, demo="on", demo_tokens_per_s=60,
+        run_lease_s=2, heartbeat_interval_s=1, sse_retry_ms=100,
+    )
+    with WorkerDeployment(settings, tmp_path, count=WORKERS) as running:
         yield running
 
 

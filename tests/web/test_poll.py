@@ -5,9 +5,13 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from tests.fakes.upstream import Answer
 from tests.sse_client import read_events
+
+# Each also runs against three workers behind nginx (tests/conftest.py, [workers]).
+pytestmark = pytest.mark.workers
 
 
 def poll(base: str, run_id: str, after: int | str) -> httpx.Response:

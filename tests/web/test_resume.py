@@ -7,9 +7,13 @@ import random
 import uuid
 
 import httpx
+import pytest
 
 from tests.fakes.upstream import Answer
 from tests.sse_client import read_events
+
+# Each also runs against three workers behind nginx (tests/conftest.py, [workers]).
+pytestmark = pytest.mark.workers
 
 ANSWER = " ".join(f"word{i}" for i in range(150)) + "."
 

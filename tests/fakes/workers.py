@@ -1,0 +1,127 @@
+"""Several worker processes of one deployment behind Debian's nginx, for tests.
+
+``WorkerDeployment(settings, folder, count=3)`` starts ``count`` worker processes at once
+(``tests/fakes/api_worker.py``: the API of a ``ChatService`` with exactly ``settings``, which
+should name a Postgres ``database_url`` and a ``redis_url``), waits until each answers, and
+puts nginx in front running deploy/nginx/unbroken.conf with one ``server`` line per worker:
+each new connection goes to the next worker in turn. ``url`` / ``port`` are nginx's. Each
+worker's output (its lifecycle log: JSON lines) is kept in ``folder``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy
+
+from app.engine.db import create_engine
+from app.settings import Settings
+from tests.fakes.nginx import NginxProxy
+from tests.fakes.server import free_port
+
+START_TIMEOUT_S = 60.0
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_VARIABLE = "UNBROKEN_TEST_SETTINGS"  # the worker's settings as JSON (api_worker.py)
+
+
+def settings_json(settings: Settings) -> str:
+    return json.dumps(dataclasses.asdict(settings))
+
+
+def settings_from_json(text: str) -> Settings:
+    return Settings(**{name: tuple(value) if isinstance(value, list) else value
+                       for name, value in json.loads(text).items()})
+
+
+@dataclasses.dataclass
+class WorkerProcess:
+    port: int
+    process: subprocess.Popen
+    log: Path
+
+    def streams_opened(self, run_id: str) -> int:
+        """Event streams of ``run_id`` this worker served (its lifecycle log says so)."""
+        return sum('"event":"stream_open"' in line and run_id in line
+                   for line in self.log.read_text(errors="replace").splitlines())
+
+
+class WorkerDeployment:
+    def __init__(self, settings: Settings, folder: Path, count: int = 3) -> None:
+        self.settings, self.folder, self.count = settings, folder, count
+        self.workers: list[WorkerProcess] = []
+        self.nginx: NginxProxy | None = None
+
+    @property
+    def url(self) -> str:
+        return self.nginx.url
+
+    @property
+    def port(self) -> int:
+        return self.nginx.port
+
+    def __enter__(self) -> WorkerDeployment:
+        env = {**os.environ, SETTINGS_VARIABLE: settings_json(self.settings), "PYTHONUNBUFFERED": "1"}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for number in range(self.count):  # all at once, as a deployment starts: they migrate in turn
+            port, log = free_port(), self.folder / f"worker{number}.log"
+            with log.open("wb") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "tests.fakes.api_worker"], cwd=ROOT, env={**env, "PORT": str(port)},
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                )
+            self.workers.append(WorkerProcess(port, process, log))
+        try:
+            for worker in self.workers:
+                self._wait_healthy(worker)
+            self.nginx = NginxProxy([worker.port for worker in self.workers]).__enter__()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _wait_healthy(self, worker: WorkerProcess) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if worker.process.poll() is not None:
+                raise RuntimeError(f"worker on {worker.port} exited:\n{worker.log.read_text(errors='replace')}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{worker.port}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"worker on {worker.port} did not start:\n{worker.log.read_text(errors='replace')}")
+
+    def __exit__(self, *exc) -> None:
+        if self.nginx is not None:
+            self.nginx.__exit__(None, None, None)
+        for worker in self.workers:
+            if worker.process.poll() is None:
+                worker.process.terminate()
+        for worker in self.workers:
+            try:
+                worker.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
+
+    def owner_of(self, run_id: str) -> str | None:
+        """The worker answering ``run_id``, as its run row says (leases.py)."""
+        engine = create_engine(self.settings.database_url)
+        try:
+            with engine.connect() as connection:
+                return connection.execute(sqlalchemy.text("SELECT owner FROM run WHERE id = :id"),
+                                          {"id": run_id}).scalar()
+        finally:
+            engine.dispose()
+
+    def worker_of(self, owner: str) -> WorkerProcess:
+        pid = int(owner.split(":")[1])  # leases.worker_id: host:pid:random
+        return next(worker for worker in self.workers if worker.process.pid == pid)
