@@ -1,4 +1,5 @@
-"""Run an ASGI app on a real loopback port in a background thread (uvicorn)."""
+"""Run an ASGI app on a real loopback port in a background thread (uvicorn); wait for a
+server process to answer its health check."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import socket
 import threading
 import time
 
+import httpx
 import uvicorn
 
 
@@ -38,3 +40,19 @@ class ServerThread:
     def __exit__(self, *exc) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=15)
+
+
+def wait_until_healthy(url: str, process, log_path, timeout_s: float, what: str = "the app") -> None:
+    """Wait until ``url``/healthz answers 200; raise with the end of the log when ``process``
+    exits first or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-4000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not answer within {timeout_s:g} s:\n{log_path.read_text(errors='replace')[-4000:]}")

@@ -15,16 +15,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import sqlalchemy
 
 from app.engine.db import create_engine
 from app.settings import Settings
 from tests.fakes.nginx import NginxProxy
-from tests.fakes.server import free_port
+from tests.fakes.server import free_port, wait_until_healthy
 
 START_TIMEOUT_S = 60.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,25 +77,13 @@ class WorkerDeployment:
             self.workers.append(WorkerProcess(port, process, log))
         try:
             for worker in self.workers:
-                self._wait_healthy(worker)
+                wait_until_healthy(f"http://127.0.0.1:{worker.port}", worker.process, worker.log, START_TIMEOUT_S,
+                                   what=f"the worker on {worker.port}")
             self.nginx = NginxProxy([worker.port for worker in self.workers]).__enter__()
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
-
-    def _wait_healthy(self, worker: WorkerProcess) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if worker.process.poll() is not None:
-                raise RuntimeError(f"worker on {worker.port} exited:\n{worker.log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{worker.port}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"worker on {worker.port} did not start:\n{worker.log.read_text(errors='replace')}")
 
     def __exit__(self, *exc) -> None:
         if self.nginx is not None:
