@@ -3,9 +3,16 @@ instance (auth mode, exposure, trusted proxies, allowed origins, sign-up, per-us
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from app.settings import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("env, logs_content", [({}, False), ({"UNBROKEN_LOG_CONTENT": "off"}, False),
@@ -107,3 +114,16 @@ def test_per_user_limits_and_login_throttling_are_configurable():
 def test_a_limit_below_one_is_refused_naming_it(name):
     with pytest.raises(SettingsError, match=f"{name} must be between 1"):
         Settings.from_env({name: "0"})
+
+
+@pytest.mark.parametrize("redis_url", ["redis://127.0.0.1:6390/0", None])
+def test_reflex_keeps_its_state_in_the_redis_of_redis_url(redis_url):
+    """With several workers, a tab's websocket may land on any of them: Reflex must find the
+    tab's state in the same Redis (rxconfig.py), not in one worker's memory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNBROKEN_", "REFLEX_", "REDIS_"))}
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    done = subprocess.run([sys.executable, "-c", "import rxconfig; print(rxconfig.config.redis_url)"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == str(redis_url)

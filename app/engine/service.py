@@ -76,7 +76,9 @@ class ChatService:
         self.runner: Runner | None = None
         # This process as one of the instance's workers (leases.py); with REDIS_URL, several
         # share the database and pass live events and requests through Redis (fanout.py).
-        self.worker = Worker(worker_id(shared=bool(settings.redis_url)), settings.run_lease_s)
+        # Named in start(), by the process that serves: Reflex builds the app (and so this
+        # service) once in granian's supervisor, then forks its workers from it.
+        self.worker: Worker | None = None
         self.leases: Leases | None = None
         self.fanout: RedisFanOut | None = None
         self._keeper: asyncio.Task | None = None
@@ -94,6 +96,7 @@ class ChatService:
 
     async def start(self) -> None:
         install_handler()
+        self.worker = Worker(worker_id(shared=bool(self.settings.redis_url)), self.settings.run_lease_s)
         engine = await asyncio.to_thread(open_database, self.settings.database_url)
         self.store, self.history = Store(engine, self.worker), History(engine)
         self.leases = Leases(engine, self.worker)

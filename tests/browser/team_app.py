@@ -78,14 +78,19 @@ class TeamApp:
         return sorted(p for p in (self.checkout / ".web" / "build" / "client").rglob("*") if p.is_file())
 
 
+def without_app_settings(base: dict[str, str]) -> dict[str, str]:
+    """``base`` without provider, Unbroken or Reflex settings: an app started with it has only
+    the settings its test gives it."""
+    return {k: v for k, v in base.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OLLAMA_", "UNBROKEN_",
+                                                               "REFLEX_"))}
+
+
 def team_env(base: dict[str, str], data: Path, upstream: FakeUpstream, model: str, nginx_port: int,
              canary_key: str) -> dict[str, str]:
     """The team app's environment: ``base`` without provider or app settings, then password
     accounts, one answer at a time per user, the fake upstream with the canary key."""
-    kept = {k: v for k, v in base.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OLLAMA_", "UNBROKEN_",
-                                                                "REFLEX_"))}
     return {
-        **kept,
+        **without_app_settings(base),
         "PORT": str(free_port()),
         "DATABASE_URL": f"sqlite:///{data}/unbroken.db",
         "UNBROKEN_AUTH": "password",

@@ -11,6 +11,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -26,6 +30,7 @@ from tests.fakes.provider import Pause, ScriptedProvider
 
 LEASE_S = 1.0
 WAIT_S = 10.0
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -230,3 +235,42 @@ async def test_without_redis_a_reader_on_another_worker_still_gets_the_exact_tex
     finally:
         await a.close()
         await b.close()
+
+
+# What ``reflex run --env prod`` does with several workers: the app module (and with it the
+# process's ChatService, app/runtime.py) is built once in granian's supervisor, whose worker
+# processes are forks of it; each worker runs the app's lifespan, which starts the service.
+FORKED_WORKERS = """
+import asyncio, json, multiprocessing, os
+from app.runtime import chat_service
+
+service = chat_service()
+
+def serve(queue):
+    async def lifespan():
+        await service.start()
+        queue.put([os.getpid(), service.worker.id])
+        await service.close()
+    asyncio.run(lifespan())
+
+fork = multiprocessing.get_context("fork")
+queue, named = fork.Queue(), []
+for _ in range(2):
+    worker = fork.Process(target=serve, args=(queue,))
+    worker.start()
+    named.append(queue.get(timeout=30))
+    worker.join()
+print(json.dumps(named))
+"""
+
+
+def test_workers_forked_from_one_built_app_are_workers_of_their_own(tmp_path, redis_server):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OLLAMA_", "UNBROKEN_"))}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path}/unbroken.db", REDIS_URL=redis_server.url, UNBROKEN_DEMO="on")
+    done = subprocess.run([sys.executable, "-c", FORKED_WORKERS], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    named = json.loads(done.stdout.strip().splitlines()[-1])
+    assert len({worker_id for _, worker_id in named}) == 2
+    for pid, worker_id in named:  # leases.worker_id: host:pid:random, of the process that serves
+        assert worker_id.split(":")[1] == str(pid)
