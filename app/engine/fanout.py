@@ -12,10 +12,13 @@ on every heartbeat tick (``EventLog.follow``).
 - ``watch(run_id)`` — a ``RunFeed`` fed from Redis while the context is open, shared by all
   readers of that run in this process;
 - ``ask(worker, action, run_id)`` — "stop" or "retry_now" to the worker answering the run;
-  each worker listens on a channel of its own and hands requests to ``on_request``.
+  each worker listens on a channel of its own and hands requests to ``on_request``;
+- ``tell_all(action)`` — "providers_changed" to every worker (itself included): an admin
+  changed the providers, each worker reads them again (``on_request(action, None)``).
 
 Channels: ``unbroken:run:<run id>`` carry ``[[seq, kind, data], …]`` (the stored events,
-byte for byte); ``unbroken:worker:<worker id>`` carry ``{"action": …, "run_id": …}``.
+byte for byte); ``unbroken:worker:<worker id>`` carry ``{"action": …, "run_id": …}``, and
+``unbroken:workers`` ``{"action": …}`` for all.
 """
 
 from __future__ import annotations
@@ -37,14 +40,16 @@ logger = logging.getLogger(__name__)
 
 RUN_CHANNEL = "unbroken:run:"
 WORKER_CHANNEL = "unbroken:worker:"
+ALL_WORKERS_CHANNEL = "unbroken:workers"
 RECONNECT_S = 1.0
 SUBSCRIBE_TIMEOUT_S = 2.0  # past it a reader goes on without Redis, on the database alone
 MAX_QUEUED = 1000
 ACTIONS = ("stop", "retry_now")
+ACTIONS_FOR_ALL = ("providers_changed",)
 
 
 class RedisFanOut:
-    def __init__(self, url: str, worker_id: str, on_request: Callable[[str, str], Awaitable[None]]) -> None:
+    def __init__(self, url: str, worker_id: str, on_request: Callable[[str, str | None], Awaitable[None]]) -> None:
         # Commands time out (a dead Redis must not hang a stop); the subscription waits for
         # messages as long as it takes, and pings the server to notice a dead connection.
         self._redis = redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
@@ -62,9 +67,11 @@ class RedisFanOut:
 
     async def start(self) -> None:
         await self._subscribe(WORKER_CHANNEL + self._worker_id)
+        await self._subscribe(ALL_WORKERS_CHANNEL)
         self._listener = asyncio.create_task(self._listen(), name="fan-out-listener")
         self._sender = asyncio.create_task(self._send(), name="fan-out-sender")
         await self._subscribed[WORKER_CHANNEL + self._worker_id]
+        await self._subscribed[ALL_WORKERS_CHANNEL]
 
     async def close(self) -> None:
         tasks = [t for t in (self._listener, self._sender, *self._requests) if t is not None]
@@ -105,6 +112,13 @@ class RedisFanOut:
             await self._redis.publish(WORKER_CHANNEL + worker_id, json.dumps({"action": action, "run_id": run_id}))
         except RedisError as exc:
             logger.warning("could not pass %s of run %s on to worker %s: %s", action, run_id, worker_id, exc)
+
+    async def tell_all(self, action: str) -> None:
+        """Best effort, like ``ask``: a worker that misses it reads the change at its next start."""
+        try:
+            await self._redis.publish(ALL_WORKERS_CHANNEL, json.dumps({"action": action}))
+        except RedisError as exc:
+            logger.warning("could not tell the other workers %s: %s", action, exc)
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -169,7 +183,13 @@ class RedisFanOut:
                 entry[0].publish_remote(events)
         else:
             request = json.loads(message["data"])
-            if request.get("action") in ACTIONS and isinstance(request.get("run_id"), str):
-                task = asyncio.create_task(self._on_request(request["action"], request["run_id"]))
-                self._requests.add(task)
-                task.add_done_callback(self._requests.discard)
+            action, run_id = request.get("action"), request.get("run_id")
+            if channel == ALL_WORKERS_CHANNEL and action in ACTIONS_FOR_ALL:
+                self._handle(action, None)
+            elif action in ACTIONS and isinstance(run_id, str):
+                self._handle(action, run_id)
+
+    def _handle(self, action: str, run_id: str | None) -> None:
+        task = asyncio.create_task(self._on_request(action, run_id))
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)

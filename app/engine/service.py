@@ -373,6 +373,8 @@ class ChatService:
             self.runner.use_registry(registry)
             self.secrets = tuple(dict.fromkeys((*self.secrets, *settings.secrets())))
             self.telemetry.log.mask(self.secrets)
+        if changes and self.fanout is not None:  # the other workers read them again
+            await self.fanout.tell_all("providers_changed")
 
     async def provider_views(self, actor: Actor) -> list[dict]:
         """Each provider as an admin sees it (``provider_settings.views``: never a key)."""
@@ -422,8 +424,12 @@ class ChatService:
         """True while a producer (here or in another worker) may append to the run's log."""
         return self.log.feed(run.id) is not None or held(run)
 
-    async def _on_request(self, action: str, run_id: str) -> None:
-        """Another worker passes on a user's request for a run this one answers."""
+    async def _on_request(self, action: str, run_id: str | None) -> None:
+        """Another worker passes on a user's request for a run this one answers, or tells every
+        worker that an admin changed the providers."""
+        if action == "providers_changed":
+            await self.apply_provider_settings()
+            return
         if not self.runner.is_running(run_id):
             return  # it ended, or moved on: the asking worker sees that in the database
         if action == "stop":

@@ -274,3 +274,14 @@ def test_workers_forked_from_one_built_app_are_workers_of_their_own(tmp_path, re
     assert len({worker_id for _, worker_id in named}) == 2
     for pid, worker_id in named:  # leases.worker_id: host:pid:random, of the process that serves
         assert worker_id.split(":")[1] == str(pid)
+
+
+async def test_an_admins_provider_change_on_one_worker_reaches_every_worker(workers):
+    a = await workers(ScriptedProvider())
+    b = await workers(ScriptedProvider())
+    await a.set_provider(LOCAL, "openai", {"models": ["model-a", "model-b"]})
+    async with asyncio.timeout(WAIT_S):
+        while b.settings != a.settings:
+            await asyncio.sleep(0.02)
+    assert await b.provider_views(LOCAL) == await a.provider_views(LOCAL)
+    assert b.settings.openai_models == ("model-a", "model-b")
