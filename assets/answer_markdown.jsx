@@ -64,8 +64,12 @@ const components = {
 
 const remarkPlugins = [remarkGfm, htmlAsText];
 // No guessing a language for untagged code; an unknown tag is left plain (a warning on the
-// file, not an exception, in rehype-highlight 7).
-const rehypePlugins = [[rehypeHighlight, { detect: false }]];
+// file, not an exception, in rehype-highlight 7). Built once: react-markdown applies its
+// plugins on every render, and rehype-highlight makes a new highlighter (registering every
+// grammar, compiling them again at first use) each time it is applied — per token, for the
+// block still streaming.
+const highlight = rehypeHighlight({ detect: false });
+const rehypePlugins = [() => highlight];
 
 const Block = memo(function Block({ text }) {
   return (
