@@ -43,15 +43,16 @@ LIMITS: dict[str, str] = {
           "commits are fewer by design: the worker is saturated (see M3) and the writer's thread waits for the "
           "GIL. Bytes per answer byte are met and linear.",
     "M7": "the page's cost per update, not per token: it renders on each delta event (one per run per log "
-          "commit, ~20/s at 100 tokens/s: ~2,000 updates for 10k tokens), and each update costs ~7–8 ms of "
-          "main-thread time whatever the answer's length (7.2 ms at 300 tokens, 8.4 ms at 10k, in trial runs). A CPU "
-          "profile (1,500 tokens at 100 tokens/s) puts ~0.8 s of ~1.2 s of script in the open block's markdown "
-          "render: react-markdown builds and freezes a new unified processor (remark-gfm, rehype-highlight) and "
-          "parses the block on every render (`freeze` alone ~0.38 s); the rest of the task time is React's commit "
-          "and style/layout/paint. Meeting 5× at 100 tokens/s needs ≤ ~2 ms an update or fewer updates "
-          "(coalescing renders, or a processor built once). Long frames: the finished answer rendered once also "
-          "has frames over 50 ms (all its blocks in one frame); what the streamed page's longest frames contain "
-          "(times after Enter in the details) was not profiled.",
+          "commit, ~20/s at 100 tokens/s: ~2,000 updates for 10k tokens), ~7.5 ms of main-thread time each "
+          "whatever the answer's length. A CPU profile (1,500 tokens at 100 tokens/s, before the highlighter was "
+          "built once) put ~0.8 s of ~1.2 s of script in the open block's markdown render. rehype-highlight made "
+          "a new highlighter (every grammar registered and compiled again) each time react-markdown applied it, "
+          "on every render: built once now, which cut the streamed page's main-thread time by ~18% at 100 "
+          "tokens/s and ~45% at 3,000, and the baseline (the finished answer rendered once) 3.3× — so the "
+          "ratios rose. react-markdown still builds and freezes a unified processor and parses the open block "
+          "on every render; the rest is React's commit and style/layout/paint. Meeting 5× at 100 tokens/s needs "
+          "fewer updates (coalescing renders to a few per second) or a processor kept across renders; not "
+          "profiled again after the change.",
     "M8": "the SSE framing of the contract (id, event and JSON keys: ~50 bytes an event) is paid once per run per "
           "commit; at 100 tokens/s an event carries ~5 tokens (25 bytes). Meeting 1.3× there would need an event "
           "every ~330 ms, against the latency targets.",
