@@ -12,13 +12,12 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.browser.team_app import TeamApp, canary_key, copy_checkout, team_env
 from tests.fakes.nginx import NginxProxy
-from tests.fakes.server import free_port
+from tests.fakes.server import free_port, wait_until_healthy
 from tests.fakes.upstream import FakeUpstream
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +54,7 @@ class RunningApp:
                 ["scripts/run"], cwd=self.cwd, env={**self.env, **env_overrides}, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
-        _wait_until_ready(self.url, self.process, self.log_path)
+        wait_until_healthy(self.url, self.process, self.log_path, START_TIMEOUT_S, what="scripts/run")
 
     def kill(self) -> None:
         """``kill -9`` of the whole server (supervisor and worker): no shutdown code runs."""
@@ -70,20 +69,6 @@ class RunningApp:
             self.kill()
         except ProcessLookupError:
             pass
-
-
-def _wait_until_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"scripts/run exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the app did not answer within {START_TIMEOUT_S} s")
 
 
 FAKE_MODEL = "fake-model"
