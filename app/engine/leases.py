@@ -114,18 +114,12 @@ class Leases:
             )
             return taken.rowcount == 1
 
-    def release(self, run_id: str) -> None:
-        """Nobody answers the run any more (it ended without a drive of this worker's)."""
-        self._set(lease_until=None, run_ids=[run_id])
-
     def give_back(self, run_ids: Iterable[str]) -> None:
         """Shutting down: another worker (or this one, restarted) may take these at once."""
-        self._set(lease_until=GIVEN_BACK, run_ids=list(run_ids))
-
-    def _set(self, lease_until: float | None, run_ids: list[str]) -> None:
-        if not run_ids:
+        ids = list(run_ids)
+        if not ids:
             return
         with self._engine.begin() as connection:
             connection.execute(
-                update(Run).where(Run.id.in_(run_ids), Run.owner == self.worker.id).values(lease_until=lease_until)
+                update(Run).where(Run.id.in_(ids), Run.owner == self.worker.id).values(lease_until=GIVEN_BACK)
             )

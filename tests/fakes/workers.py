@@ -55,6 +55,7 @@ class WorkerDeployment:
         self.settings, self.folder, self.count = settings, folder, count
         self.workers: list[WorkerProcess] = []
         self.nginx: NginxProxy | None = None
+        self._database: sqlalchemy.Engine | None = None  # for owner_of, made on first use
 
     @property
     def url(self) -> str:
@@ -86,6 +87,8 @@ class WorkerDeployment:
         return self
 
     def __exit__(self, *exc) -> None:
+        if self._database is not None:
+            self._database.dispose()
         if self.nginx is not None:
             self.nginx.__exit__(None, None, None)
         for worker in self.workers:
@@ -100,13 +103,9 @@ class WorkerDeployment:
 
     def owner_of(self, run_id: str) -> str | None:
         """The worker answering ``run_id``, as its run row says (leases.py)."""
-        engine = create_engine(self.settings.database_url)
-        try:
-            with engine.connect() as connection:
-                return connection.execute(sqlalchemy.text("SELECT owner FROM run WHERE id = :id"),
-                                          {"id": run_id}).scalar()
-        finally:
-            engine.dispose()
+        self._database = self._database or create_engine(self.settings.database_url)
+        with self._database.connect() as connection:
+            return connection.execute(sqlalchemy.text("SELECT owner FROM run WHERE id = :id"), {"id": run_id}).scalar()
 
     def worker_of(self, owner: str) -> WorkerProcess:
         pid = int(owner.split(":")[1])  # leases.worker_id: host:pid:random
