@@ -7,12 +7,16 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from app.engine.run_input import Conflict, Forbidden, InputError, NotFound, OverLimit, TooLarge
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+# What a refused body may still be read (and dropped) to keep the 413 intact: above the
+# largest body the recommended nginx config lets through (client_max_body_size 4m).
+DRAIN_MAX_BYTES = 8 * 1024 * 1024
 
 
 class HTTPProblem(Exception):
@@ -31,16 +35,16 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 
 
 async def read_json_object(request: Request, max_bytes: int, *, optional: bool = False) -> dict:
-    """The request body as a JSON object, refusing (413) before reading more than ``max_bytes``;
-    with ``optional``, an empty body reads as ``{}``."""
+    """The request body as a JSON object, refusing (413) once it is over ``max_bytes`` (never
+    keeping more than that); with ``optional``, an empty body reads as ``{}``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
+        raise await too_large(request, _too_large(max_bytes))
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > max_bytes:
-            raise _too_large(max_bytes)
+            raise await too_large(request, _too_large(max_bytes))
     if optional and not body.strip():
         return {}
     try:
@@ -50,6 +54,25 @@ async def read_json_object(request: Request, max_bytes: int, *, optional: bool =
     if not isinstance(value, dict):
         raise HTTPProblem(400, "bad_json", "The request body must be a JSON object.")
     return value
+
+
+async def too_large(request: Request, problem: HTTPProblem) -> HTTPProblem:
+    """``problem`` (a 413), once the rest of the body is read and dropped, up to a bound.
+
+    A server that answers and closes while the body is still arriving resets the connection,
+    and the reset can destroy its own answer on the way: a proxy in front (nginx sends the
+    body it buffered) then reports a 502 instead of the 413. Reading the rest first keeps the
+    answer; past ``DRAIN_MAX_BYTES`` the connection is simply closed.
+    """
+    drained = 0
+    try:
+        async for chunk in request.stream():
+            drained += len(chunk)
+            if drained > DRAIN_MAX_BYTES:
+                break
+    except (RuntimeError, ClientDisconnect):  # read already ("Stream consumed"), or the client left
+        pass
+    return problem
 
 
 def _too_large(max_bytes: int) -> HTTPProblem:

@@ -23,7 +23,7 @@ from app.engine.identity import SESSION_COOKIE, Credentials, is_trusted_proxy
 from app.engine.login_throttle import LoginThrottle
 from app.engine.service import ChatService
 from app.web.access import actor_of
-from app.web.responses import HTTPProblem, guarded, read_json_object
+from app.web.responses import HTTPProblem, guarded, read_json_object, too_large
 
 ERRORS = {
     "bad_credentials": "That user name and password do not match.",
@@ -65,7 +65,7 @@ def sign_in_routes(service: ChatService) -> list[Route]:
             return await read_json_object(request, settings.max_request_bytes), False
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > settings.max_request_bytes:
-            raise HTTPProblem(413, "request_too_large", "The form is too large.")
+            raise await too_large(request, HTTPProblem(413, "request_too_large", "The form is too large."))
         form = await request.form(max_files=0, max_fields=10)
         return {key: value for key, value in form.items() if isinstance(value, str)}, True
 
