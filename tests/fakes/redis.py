@@ -7,10 +7,8 @@ no server behind. A server that cannot start raises with its log; nothing here s
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -18,15 +16,10 @@ from pathlib import Path
 
 import redis
 
-from tests.fakes.server import free_port
+from tests.fakes.server import die_with_parent, free_port
 
 REDIS_SERVER = os.environ.get("UNBROKEN_REDIS_SERVER", "/usr/bin/redis-server")
 START_TIMEOUT_S = 15.0
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class RedisServer:
@@ -47,7 +40,7 @@ class RedisServer:
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self._folder), "--logfile", str(log)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + START_TIMEOUT_S

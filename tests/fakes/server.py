@@ -1,14 +1,25 @@
 """Run an ASGI app on a real loopback port in a background thread (uvicorn); wait for a
-server process to answer its health check."""
+server process to answer its health check; tie a server process's life to its parent's."""
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import socket
 import threading
 import time
 
 import httpx
 import uvicorn
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent dies (``PR_SET_PDEATHSIG``), so
+    a killed test run leaves no server behind. For a child, before it starts serving."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ sends each new connection to the next worker in turn.
 
 from __future__ import annotations
 
-import signal
 import time
 
 import httpx
@@ -83,7 +82,7 @@ def test_kill_9_of_the_answering_worker_hands_the_run_to_another_within_10_s(dep
     before = read_events(deployment.url, run_id, stop_after=8).events
     owner = deployment.owner_of(run_id)
     victim = deployment.worker_of(owner)
-    victim.process.send_signal(signal.SIGKILL)
+    victim.kill()
     killed_at = time.monotonic()
     while deployment.owner_of(run_id) == owner:
         assert time.monotonic() - killed_at < TAKEOVER_LIMIT_S, "no worker took the run over"
