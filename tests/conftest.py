@@ -3,10 +3,13 @@
 Every test that uses the database (``database_url``, hence ``settings``, ``service``,
 ``api_against``) runs once per database kind: on a fresh SQLite file and on a fresh database
 of a throwaway Postgres cluster (``tests/fakes/postgres.py``), ids ``[sqlite]`` and
-``[postgres]``. A test about SQLite itself is marked ``sqlite_only``. The API tests of the
-runs protocol are marked ``workers``: they run a third time, ``[workers]``, where
+``[postgres]``. A test about SQLite itself is marked ``sqlite_only``. The API tests of runs
+and conversations (protocol, resume, polling, upstream troubles, fallback, token cap, titles,
+timeline, conversations) are marked ``workers``: they run a third time, ``[workers]``, where
 ``api_against`` is three worker processes on Postgres and Redis behind nginx
-(``tests/fakes/workers.py``), each request and reconnect on the next worker. If Postgres
+(``tests/fakes/workers.py``), each request and reconnect on the next worker. Not marked: the
+API tests of one process's own state (its lifecycle log, metrics, chaos switch, open-stream
+count and diagnostics: each worker has its own) and the team tests (in-process servers). If Postgres
 or Redis cannot start, their tests fail; ``UNBROKEN_TEST_DATABASES=sqlite`` leaves them out
 on purpose (a quicker local run; ``scripts/test`` always runs every kind).
 """

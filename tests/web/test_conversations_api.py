@@ -4,9 +4,12 @@ everything they hold)."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.fakes.upstream import Answer
 from tests.sse_client import read_events
+
+pytestmark = pytest.mark.workers
 
 
 def ask(base: str, content: str, conversation_id: str | None = None, **fields) -> dict:

@@ -18,6 +18,8 @@ from tests.fakes.upstream import Answer
 from tests.sse_client import read_events
 from tests.web.test_upstream_resilience import FULL, ask
 
+pytestmark = pytest.mark.workers
+
 QUESTION = "Tell me a long story"
 CHUNK, DROPPED_AFTER = 10, 40
 

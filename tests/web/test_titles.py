@@ -7,10 +7,13 @@ import time
 import uuid
 
 import httpx
+import pytest
 
 from app.engine.titles import TITLE_MAX_TOKENS, TITLE_PROMPT
 from tests.fakes.upstream import Answer
 from tests.web.test_upstream_resilience import finish
+
+pytestmark = pytest.mark.workers
 
 
 def ask(base: str, content: str) -> tuple[str, str]:

@@ -6,10 +6,13 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
 from app.engine.tokens import CHARS_PER_TOKEN, estimate_tokens
 from tests.fakes.upstream import Answer
 from tests.web.test_upstream_resilience import FULL, finish
+
+pytestmark = pytest.mark.workers
 
 CAP = 50
 CHUNK = 10

@@ -9,6 +9,8 @@ import pytest
 from tests.fakes.upstream import Answer
 from tests.web.test_upstream_resilience import FORMATS, FULL, ask, finish
 
+pytestmark = pytest.mark.workers
+
 
 @pytest.mark.parametrize("provider", FORMATS)
 def test_streams_that_always_break_fall_back_to_a_plain_request(api_against, upstream, provider):

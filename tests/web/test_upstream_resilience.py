@@ -14,6 +14,8 @@ from tests.conftest import provider_settings
 from tests.fakes.upstream import Answer
 from tests.sse_client import read_events
 
+pytestmark = pytest.mark.workers
+
 FORMATS = ["openai", "responses", "anthropic", "ollama"]
 KEYED_FORMATS = ["openai", "responses", "anthropic"]
 FULL = "".join(f"Sentence number {i} of the long answer. " for i in range(25))
