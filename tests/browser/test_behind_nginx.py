@@ -15,7 +15,7 @@ import socket
 
 import pytest
 
-from tests.browser.test_chat_page import END_OF_DEMO, ask, wait_state
+from tests.browser.test_chat_page import END_OF_DEMO, ask, wait_connection, wait_state
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,7 @@ def test_a_question_gets_a_streamed_answer_through_the_recommended_nginx_config(
     page = context.new_page()
     answer = ask(page, nginx.url, "Does this work behind nginx?")
     wait_state(answer, "streaming")
-    assert answer.get_attribute("data-conn-state") == "live"
+    wait_connection(answer, "live")
     wait_state(answer, "complete")
     assert END_OF_DEMO in answer.locator(".ub-answer-text").inner_text()
     run_id = answer.get_attribute("data-run-id")

@@ -30,8 +30,18 @@ def ask(page, base_url: str, question: str, model: str | None = None):
 
 def wait_state(answer, state: str, timeout_ms: int = 30_000) -> None:
     """Wait by selector, not by element: the page may re-render the message (after a restart)."""
+    _wait_attribute(answer, "data-run-state", state, timeout_ms)
+
+
+def wait_connection(answer, state: str, timeout_ms: int = 30_000) -> None:
+    """Wait for the answer's connection state (the run's state can come first: the page may
+    learn it from its own snapshot of the database before its event stream opens)."""
+    _wait_attribute(answer, "data-conn-state", state, timeout_ms)
+
+
+def _wait_attribute(answer, name: str, value: str, timeout_ms: int) -> None:
     run_id = answer.get_attribute("data-run-id")
-    answer.page.wait_for_selector(f'{ANSWER}[data-run-id="{run_id}"][data-run-state="{state}"]', timeout=timeout_ms)
+    answer.page.wait_for_selector(f'{ANSWER}[data-run-id="{run_id}"][{name}="{value}"]', timeout=timeout_ms)
 
 
 def rendered_from_database(context, url: str) -> str:
@@ -59,7 +69,7 @@ def test_a_question_gets_a_streamed_answer(app_server, context, screenshot):
     page = context.new_page()
     answer = ask(page, app_server.url, "How do streamed answers work?")
     wait_state(answer, "streaming")
-    assert answer.get_attribute("data-conn-state") == "live"
+    wait_connection(answer, "live")
     streaming_text = answer.locator(".ub-answer-text").inner_text()
     screenshot(page, "streaming")
     wait_state(answer, "complete")

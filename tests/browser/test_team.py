@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from app.engine.identity import SESSION_COOKIE
-from tests.browser.test_chat_page import ANSWER, ask, wait_state
+from tests.browser.test_chat_page import ANSWER, ask, wait_connection, wait_state
 from tests.fakes.nginx import NginxProxy
 from tests.fakes.upstream import Answer
 
@@ -332,7 +332,7 @@ def test_the_provider_key_echoed_by_the_upstream_reaches_nothing_the_server_give
 
 def test_a_signed_in_user_gets_a_streamed_answer_through_the_recommended_nginx_config(team_app, team, new_context):
     text = "Through nginx, word by word, to the end."
-    team_app.upstream.set_script(Answer(text=text, chunk_chars=3, delay_s=0.05))
+    team_app.upstream.set_script(Answer(text=text, chunk_chars=3, delay_s=0.15))
     with NginxProxy(team_app.port, "streaming", port=team_app.nginx_port) as nginx:
         page = new_context().new_page()
         page.goto(nginx.url + "/")
@@ -343,7 +343,7 @@ def test_a_signed_in_user_gets_a_streamed_answer_through_the_recommended_nginx_c
         page.wait_for_url(nginx.url + "/")
         answer = ask(page, nginx.url, "Does a team instance work behind nginx?")
         wait_state(answer, "streaming")
-        assert answer.get_attribute("data-conn-state") == "live"
+        wait_connection(answer, "live")
         wait_state(answer, "complete")
         assert answer.locator(".ub-answer-text").inner_text().strip() == text
         run_id = answer.get_attribute("data-run-id")
