@@ -1,11 +1,13 @@
-"""The real app (``scripts/run``) with three worker processes on one port, in Chromium.
+"""The real app (``scripts/run``) with three worker processes on one port behind nginx, in Chromium.
 
 With ``REDIS_URL`` set, ``reflex run --env prod`` serves the app from several granian worker
 processes (``GRANIAN_WORKERS=3`` here), each with the app's lifespan and so its own
 ``ChatService``; Reflex keeps its state in Redis, runs have leases in Postgres, live events
 and stop requests go between the workers through Redis. Which worker a tab's websocket, its
 event stream or a button's request lands on is up to the kernel: the tests hold whatever the
-landing.
+landing. The pages are loaded through nginx running deploy/nginx/unbroken.conf, so the
+answers' event streams and the buttons' requests pass through it (Reflex's websocket goes to
+the app's port: the build names it, as in test_behind_nginx.py).
 
 - an answer streams to its exact text, and a reload shows the same conversation;
 - Stop in one of two tabs stops the answer in both, Continue goes on to the exact text;
@@ -35,6 +37,7 @@ from tests.browser.conftest import ROOT, RunningApp
 from tests.browser.team_app import copy_checkout, without_app_settings
 from tests.browser.test_chat_page import ANSWER, END_OF_DEMO, ask, rendered_from_database, run_of, wait_state
 from tests.browser.test_survival import text_of
+from tests.fakes.nginx import NginxProxy
 from tests.fakes.server import free_port
 
 pytestmark = pytest.mark.browser
@@ -45,7 +48,7 @@ MAX_TABS = 12
 
 @pytest.fixture(scope="module")
 def workers_app(tmp_path_factory, postgres_cluster, redis_server):
-    directory = tmp_path_factory.mktemp("workers")
+    directory, nginx_port = tmp_path_factory.mktemp("workers"), free_port()
     (checkout := directory / "checkout").mkdir()
     (data := directory / "data").mkdir()
     copy_checkout(ROOT, checkout)
@@ -62,12 +65,15 @@ def workers_app(tmp_path_factory, postgres_cluster, redis_server):
         "UNBROKEN_SSE_RETRY_MS": "300",
         "UNBROKEN_RUN_LEASE_S": "2",
         "UNBROKEN_CONCURRENT_RUNS": "50",
+        "UNBROKEN_ALLOWED_ORIGINS": f"http://127.0.0.1:{nginx_port}",  # the pages' origin
     }
     app = RunningApp(int(env["PORT"]), env, data / "app.log", cwd=checkout)
     app.database_url = env["DATABASE_URL"]
     try:
         app.start()
-        yield app
+        with NginxProxy(app.port, "streaming", port=nginx_port) as nginx:
+            app.nginx = nginx
+            yield app
     finally:
         app.stop()
 
@@ -115,12 +121,13 @@ def session_of(pid: int) -> int:
 def test_with_three_workers_an_answer_streams_completes_exactly_and_a_reload_shows_it(workers_app, context):
     page = context.new_page()
     question = "Do three workers answer like one?"
-    answer = ask(page, workers_app.url, question)
+    answer = ask(page, workers_app.nginx.url, question)
     wait_state(answer, "streaming")
     wait_state(answer, "complete")
     assert copied(answer) == demo_answer(question)
     shown = text_of(answer)
-    assert run_of(workers_app.url, answer)["text"] == demo_answer(question)
+    assert run_of(workers_app.nginx.url, answer)["text"] == demo_answer(question)
+    assert f"GET /api/runs/{answer.get_attribute('data-run-id')}/events" in workers_app.nginx.access_log()
 
     page.reload()  # a new websocket, on whichever worker: the state comes from Redis, the history from Postgres
     answer = page.locator(ANSWER).last
@@ -134,7 +141,7 @@ def test_with_three_workers_an_answer_streams_completes_exactly_and_a_reload_sho
 def test_stop_in_one_tab_stops_both_and_continue_in_the_other_ends_with_the_exact_text(workers_app, context):
     first = context.new_page()
     question = "Stop me on any worker, then go on"
-    answer_one = ask(first, workers_app.url, question)
+    answer_one = ask(first, workers_app.nginx.url, question)
     wait_state(answer_one, "streaming")
     second = context.new_page()
     second.goto(first.url)
@@ -144,7 +151,7 @@ def test_stop_in_one_tab_stops_both_and_continue_in_the_other_ends_with_the_exac
     answer_two.locator('button[aria-label="Stop"]').click()
     wait_state(answer_two, "stopped")
     wait_state(answer_one, "stopped")
-    run = run_of(workers_app.url, answer_one)
+    run = run_of(workers_app.nginx.url, answer_one)
     assert run["state"] == "stopped"
     assert 0 < len(run["text"]) and END_OF_DEMO not in run["text"]
     assert text_of(answer_one) == text_of(answer_two) == rendered_from_database(context, first.url)
@@ -152,7 +159,7 @@ def test_stop_in_one_tab_stops_both_and_continue_in_the_other_ends_with_the_exac
     answer_one.locator('button[aria-label="Continue"]').click()
     wait_state(answer_one, "complete")
     assert copied(answer_one) == demo_answer(question)
-    assert run_of(workers_app.url, answer_one)["text"] == demo_answer(question)
+    assert run_of(workers_app.nginx.url, answer_one)["text"] == demo_answer(question)
     # A tab follows an ended answer again only after its own Continue (resilient_stream.jsx),
     # on one worker as on three: the other tab shows the continued answer once reloaded.
     second.reload()
@@ -178,7 +185,7 @@ def test_three_worker_processes_each_with_its_own_engine_and_the_page_state_in_r
     assert {session_of(pid) for pid in pids} == {workers_app.process.pid}
 
     page = context.new_page()
-    page.goto(workers_app.url)
+    page.goto(workers_app.nginx.url)
     token = page.wait_for_function("() => window.sessionStorage.getItem('token')").json_value()  # Reflex's tab token
     deadline = time.monotonic() + 10
     while not redis_client.keys(f"{token}_*"):  # this tab's Reflex state, in Redis
@@ -191,7 +198,7 @@ def test_three_worker_processes_each_with_its_own_engine_and_the_page_state_in_r
     for number in range(MAX_TABS):
         tab = browser.new_context()
         try:
-            answer = ask(tab.new_page(), workers_app.url, f"Which worker answers tab {number}?")
+            answer = ask(tab.new_page(), workers_app.nginx.url, f"Which worker answers tab {number}?")
             owners.add(owner_of(workers_app.database_url, answer.get_attribute("data-run-id")))
         finally:
             tab.close()
