@@ -5,9 +5,10 @@ Every test that uses the database (``database_url``, hence ``settings``, ``servi
 of a throwaway Postgres cluster (``tests/fakes/postgres.py``), ids ``[sqlite]`` and
 ``[postgres]``. A test about SQLite itself is marked ``sqlite_only``. The API tests of runs
 and conversations (protocol, resume, polling, upstream troubles, fallback, token cap, titles,
-timeline, conversations) are marked ``workers``: they run a third time, ``[workers]``, where
-``api_against`` is three worker processes on Postgres and Redis behind nginx
-(``tests/fakes/workers.py``), each request and reconnect on the next worker. Not marked: the
+timeline, conversations) are marked ``workers``: they run as ``[workers]`` instead of
+``[postgres]``, where ``api_against`` is three worker processes on Postgres and Redis behind
+nginx (``tests/fakes/workers.py``), each request and reconnect on the next worker (one process
+on Postgres is what the engine tests and the other API tests run on). Not marked: the
 API tests of one process's own state (its lifecycle log, metrics, chaos switch, open-stream
 count and diagnostics: each worker has its own) and the team tests (in-process servers). If Postgres
 or Redis cannot start, their tests fail; ``UNBROKEN_TEST_DATABASES=sqlite`` leaves them out
@@ -46,7 +47,8 @@ def pytest_generate_tests(metafunc):
         if unknown:
             raise pytest.UsageError(f"UNBROKEN_TEST_DATABASES: unknown kinds {sorted(unknown)}")
         marked = {name for name in ("sqlite_only", "workers") if metafunc.definition.get_closest_marker(name)}
-        fits = {"sqlite": True, "postgres": "sqlite_only" not in marked, "workers": "workers" in marked}
+        # A [workers] test runs on Postgres already: one process on Postgres is left to the rest.
+        fits = {"sqlite": True, "postgres": not marked, "workers": "workers" in marked}
         kinds = [kind for kind in DATABASE_KINDS if kind in wanted and fits[kind]]
         metafunc.parametrize("database_url", kinds, indirect=True)
 
