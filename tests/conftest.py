@@ -37,7 +37,8 @@ WORKER_LEASE_S = 2.0
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: about SQLite itself (its file, backup, pre-Alembic databases)")
-    config.addinivalue_line("markers", "workers: also run against three workers on Postgres and Redis behind nginx")
+    config.addinivalue_line("markers", "workers: also runs against three workers on Postgres and Redis behind nginx "
+                                       "(an API test: instead of one process on Postgres)")
 
 
 def pytest_generate_tests(metafunc):
@@ -138,6 +139,7 @@ def api_against(settings, request, tmp_path):
         server.__exit__(None, None, None)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the items by their session fixtures
 def pytest_collection_modifyitems(items):
     """Browser tests run last: sync Playwright keeps an event loop running in the main thread
     for the rest of the session, where pytest-asyncio could no longer start its own."""

@@ -1,7 +1,12 @@
 """The real app (``scripts/run``: production build, one port) and headless Chromium.
 
-One app per test session — every start rebuilds the frontend, and two builds must not share
-the checkout's ``.web`` at once. Each test gets a fresh browser context.
+``app_server`` is one app per test session — every start rebuilds the frontend, and two
+builds must not share the checkout's ``.web`` at once — and each test gets a fresh browser
+context. A test marked ``workers`` runs twice: ``[one]`` against that app (one process, a
+SQLite file) and ``[workers]`` against ``workers_app``: the same app with three granian
+workers on a Postgres database and the test redis-server, behind nginx running
+deploy/nginx/unbroken.conf (its ``url`` and ``port`` are nginx's), built from a copy of the
+checkout. Both apps live for the whole session.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.browser.team_app import TeamApp, canary_key, copy_checkout, team_env
+from tests.browser.team_app import TeamApp, canary_key, copy_checkout, team_env, without_app_settings
 from tests.fakes.nginx import NginxProxy
 from tests.fakes.server import free_port, wait_until_healthy
 from tests.fakes.upstream import FakeUpstream
@@ -33,15 +38,19 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 DEMO_TOKENS_PER_S = 25
+WORKERS = 3  # granian workers of workers_app
 START_TIMEOUT_S = 600
 
 
 class RunningApp:
     """``scripts/run`` in its own process group; can be killed (-9) and started again."""
 
-    def __init__(self, port: int, env: dict[str, str], log_path: Path, cwd: Path = ROOT) -> None:
-        self.port, self.env, self.log_path, self.cwd = port, env, log_path, cwd
-        self.url = f"http://127.0.0.1:{port}"
+    def __init__(self, port: int, env: dict[str, str], log_path: Path, cwd: Path = ROOT,
+                 front: NginxProxy | None = None) -> None:
+        """``front``: nginx in front of it, which then is its ``url`` and ``port``."""
+        self.env, self.log_path, self.cwd, self.front = env, log_path, cwd, front
+        self.port = front.port if front is not None else port
+        self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
         self.proxy_port: int | None = None  # where the proxy tests put a proxy in front of it
 
@@ -82,17 +91,31 @@ def fake_upstream():
         yield fake
 
 
+APP_KINDS = ("one", "workers")
+
+
+def pytest_generate_tests(metafunc):
+    if "app_server" in metafunc.fixturenames:
+        kinds = APP_KINDS if metafunc.definition.get_closest_marker("workers") else APP_KINDS[:1]
+        metafunc.parametrize("app_kind", kinds, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory, fake_upstream):
-    data = tmp_path_factory.mktemp("app")
-    # The proxy tests (nginx, the TCP proxy that cuts connections) put a proxy on this port in
-    # front of the app. The page they load through it opens Reflex's websocket on the app's own
-    # port (another origin), so the app is told to accept that origin.
-    proxy_port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OLLAMA_"))},
+def app_kind(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def app_server(app_kind, request) -> RunningApp:
+    return request.getfixturevalue("one_app" if app_kind == "one" else "workers_app")
+
+
+def chat_app_env(fake_upstream: FakeUpstream, *origin_ports: int) -> dict[str, str]:
+    """The settings of the app the chat tests run against (the database left to the caller):
+    the demo and the fake upstream as models, every answer at a known pace."""
+    return {
+        **without_app_settings(dict(os.environ)),
         "PORT": str(free_port()),
-        "DATABASE_URL": f"sqlite:///{data}/unbroken.db",
         "UNBROKEN_DEMO_TOKENS_PER_S": str(DEMO_TOKENS_PER_S),
         "UNBROKEN_HEARTBEAT_S": "1",
         "UNBROKEN_SSE_RETRY_MS": "300",
@@ -101,11 +124,21 @@ def app_server(tmp_path_factory, fake_upstream):
         "OPENAI_BASE_URL": fake_upstream.base_url,
         "OPENAI_API_KEY": FAKE_KEY,
         "OPENAI_MODEL": FAKE_MODEL,
-        "UNBROKEN_ALLOWED_ORIGINS": f"http://127.0.0.1:{proxy_port}",
+        # Pages loaded through a proxy on these ports open Reflex's websocket on the app's own
+        # port (another origin), so the app is told to accept their origin.
+        "UNBROKEN_ALLOWED_ORIGINS": ",".join(f"http://127.0.0.1:{port}" for port in origin_ports),
         # Many tests share the one local user, and some leave an answer streaming: the limit of
         # answers at once (2 by default) is tested on the team app (test_team.py), not here.
         "UNBROKEN_CONCURRENT_RUNS": "50",
     }
+
+
+@pytest.fixture(scope="session")
+def one_app(tmp_path_factory, fake_upstream):
+    data = tmp_path_factory.mktemp("app")
+    # The proxy tests (nginx, the TCP proxy that cuts connections) put a proxy on this port.
+    proxy_port = free_port()
+    env = {**chat_app_env(fake_upstream, proxy_port), "DATABASE_URL": f"sqlite:///{data}/unbroken.db"}
     app = RunningApp(int(env["PORT"]), env, data / "app.log")
     app.proxy_port = proxy_port
     try:
@@ -113,6 +146,30 @@ def app_server(tmp_path_factory, fake_upstream):
         yield app
     finally:
         app.stop()
+
+
+@pytest.fixture(scope="session")
+def workers_app(tmp_path_factory, fake_upstream, postgres_cluster, redis_server):
+    directory = tmp_path_factory.mktemp("workers")
+    (checkout := directory / "checkout").mkdir()
+    (data := directory / "data").mkdir()
+    copy_checkout(ROOT, checkout)
+    nginx_port, proxy_port = free_port(), free_port()
+    env = {
+        **chat_app_env(fake_upstream, nginx_port, proxy_port),
+        "DATABASE_URL": postgres_cluster.new_database(),
+        "REDIS_URL": redis_server.url,
+        "GRANIAN_WORKERS": str(WORKERS),
+        "UNBROKEN_RUN_LEASE_S": "2",  # a killed worker's runs are taken over within seconds
+    }
+    with NginxProxy(int(env["PORT"]), "streaming", port=nginx_port) as nginx:
+        app = RunningApp(int(env["PORT"]), env, data / "app.log", cwd=checkout, front=nginx)
+        app.proxy_port, app.database_url = proxy_port, env["DATABASE_URL"]
+        try:
+            app.start()
+            yield app
+        finally:
+            app.stop()
 
 
 @pytest.fixture(scope="module")

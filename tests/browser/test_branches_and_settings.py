@@ -9,7 +9,7 @@ from tests.browser.conftest import FAKE_MODEL
 from tests.browser.test_chat_page import ANSWER, ask, wait_state
 from tests.fakes.upstream import Answer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.workers]
 
 FAKE = f"openai:{FAKE_MODEL}"
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.fakes.tcp_proxy import TCPProxy
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.workers]
 
 ANSWER = '[data-testid="assistant-message"]'
 END_OF_DEMO = "That is the end of the demo answer."
@@ -59,10 +59,10 @@ def run_of(base_url: str, answer) -> dict:
     return httpx.get(f"{base_url}/api/runs/{answer.get_attribute('data-run-id')}", timeout=10).json()
 
 
-def test_the_run_command_prints_the_url(app_server):
-    port = app_server.url.rsplit(":", 1)[1]
-    assert f"http://localhost:{port}" in app_server.log()
-    assert "App running at" in app_server.log()
+def test_the_run_command_prints_the_url(one_app):
+    port = one_app.url.rsplit(":", 1)[1]
+    assert f"http://localhost:{port}" in one_app.log()
+    assert "App running at" in one_app.log()
 
 
 def test_a_question_gets_a_streamed_answer(app_server, context, screenshot):

@@ -8,7 +8,7 @@ import pytest
 from tests.browser.clipboard import wait_for_clipboard
 from tests.browser.test_chat_page import ask, wait_state
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.workers]
 
 
 def sidebar_titles(page) -> list[str]:

@@ -15,14 +15,13 @@ the app's port: the build names it, as in test_behind_nginx.py).
   forked once named them all after the supervisor), the tab's Reflex state in Redis (Reflex
   reads REDIS_URL through rxconfig.py), and tabs answered by more than one worker.
 
-Runs from a copy of the checkout (``team_app.copy_checkout``: a second build must not share
-the checkout's ``.web``) on a fresh database of the test Postgres cluster and the test
-redis-server; one app for the module.
+Runs against the session's ``workers_app`` (tests/browser/conftest.py: a copy of the
+checkout with its own build, a fresh database of the test Postgres cluster, the test
+redis-server), which the chat tests marked ``workers`` also run against.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -33,49 +32,13 @@ import sqlalchemy
 from app.engine.fanout import WORKER_CHANNEL
 from app.engine.providers.demo import demo_answer
 from tests.browser.clipboard import wait_for_clipboard
-from tests.browser.conftest import ROOT, RunningApp
-from tests.browser.team_app import copy_checkout, without_app_settings
+from tests.browser.conftest import WORKERS
 from tests.browser.test_chat_page import ANSWER, END_OF_DEMO, ask, rendered_from_database, run_of, wait_state
 from tests.browser.test_survival import text_of
-from tests.fakes.nginx import NginxProxy
-from tests.fakes.server import free_port
 
 pytestmark = pytest.mark.browser
 
-WORKERS = 3
 MAX_TABS = 12
-
-
-@pytest.fixture(scope="module")
-def workers_app(tmp_path_factory, postgres_cluster, redis_server):
-    directory, nginx_port = tmp_path_factory.mktemp("workers"), free_port()
-    (checkout := directory / "checkout").mkdir()
-    (data := directory / "data").mkdir()
-    copy_checkout(ROOT, checkout)
-    env = {
-        **without_app_settings(dict(os.environ)),
-        "PORT": str(free_port()),
-        "DATABASE_URL": postgres_cluster.new_database(),
-        "REDIS_URL": redis_server.url,
-        "GRANIAN_WORKERS": str(WORKERS),
-        "UNBROKEN_DEMO": "on",
-        "UNBROKEN_DEFAULT_MODEL": "demo:demo",
-        "UNBROKEN_DEMO_TOKENS_PER_S": "15",  # about 7 s an answer: time for a second tab and Stop
-        "UNBROKEN_HEARTBEAT_S": "1",
-        "UNBROKEN_SSE_RETRY_MS": "300",
-        "UNBROKEN_RUN_LEASE_S": "2",
-        "UNBROKEN_CONCURRENT_RUNS": "50",
-        "UNBROKEN_ALLOWED_ORIGINS": f"http://127.0.0.1:{nginx_port}",  # the pages' origin
-    }
-    app = RunningApp(int(env["PORT"]), env, data / "app.log", cwd=checkout)
-    app.database_url = env["DATABASE_URL"]
-    try:
-        app.start()
-        with NginxProxy(app.port, "streaming", port=nginx_port) as nginx:
-            app.nginx = nginx
-            yield app
-    finally:
-        app.stop()
 
 
 @pytest.fixture
@@ -121,13 +84,13 @@ def session_of(pid: int) -> int:
 def test_with_three_workers_an_answer_streams_completes_exactly_and_a_reload_shows_it(workers_app, context):
     page = context.new_page()
     question = "Do three workers answer like one?"
-    answer = ask(page, workers_app.nginx.url, question)
+    answer = ask(page, workers_app.url, question)
     wait_state(answer, "streaming")
     wait_state(answer, "complete")
     assert copied(answer) == demo_answer(question)
     shown = text_of(answer)
-    assert run_of(workers_app.nginx.url, answer)["text"] == demo_answer(question)
-    assert f"GET /api/runs/{answer.get_attribute('data-run-id')}/events" in workers_app.nginx.access_log()
+    assert run_of(workers_app.url, answer)["text"] == demo_answer(question)
+    assert f"GET /api/runs/{answer.get_attribute('data-run-id')}/events" in workers_app.front.access_log()
 
     page.reload()  # a new websocket, on whichever worker: the state comes from Redis, the history from Postgres
     answer = page.locator(ANSWER).last
@@ -141,7 +104,7 @@ def test_with_three_workers_an_answer_streams_completes_exactly_and_a_reload_sho
 def test_stop_in_one_tab_stops_both_and_continue_in_the_other_ends_with_the_exact_text(workers_app, context):
     first = context.new_page()
     question = "Stop me on any worker, then go on"
-    answer_one = ask(first, workers_app.nginx.url, question)
+    answer_one = ask(first, workers_app.url, question)
     wait_state(answer_one, "streaming")
     second = context.new_page()
     second.goto(first.url)
@@ -151,7 +114,7 @@ def test_stop_in_one_tab_stops_both_and_continue_in_the_other_ends_with_the_exac
     answer_two.locator('button[aria-label="Stop"]').click()
     wait_state(answer_two, "stopped")
     wait_state(answer_one, "stopped")
-    run = run_of(workers_app.nginx.url, answer_one)
+    run = run_of(workers_app.url, answer_one)
     assert run["state"] == "stopped"
     assert 0 < len(run["text"]) and END_OF_DEMO not in run["text"]
     assert text_of(answer_one) == text_of(answer_two) == rendered_from_database(context, first.url)
@@ -159,7 +122,7 @@ def test_stop_in_one_tab_stops_both_and_continue_in_the_other_ends_with_the_exac
     answer_one.locator('button[aria-label="Continue"]').click()
     wait_state(answer_one, "complete")
     assert copied(answer_one) == demo_answer(question)
-    assert run_of(workers_app.nginx.url, answer_one)["text"] == demo_answer(question)
+    assert run_of(workers_app.url, answer_one)["text"] == demo_answer(question)
     # A tab follows an ended answer again only after its own Continue (resilient_stream.jsx),
     # on one worker as on three: the other tab shows the continued answer once reloaded.
     second.reload()
@@ -185,7 +148,7 @@ def test_three_worker_processes_each_with_its_own_engine_and_the_page_state_in_r
     assert {session_of(pid) for pid in pids} == {workers_app.process.pid}
 
     page = context.new_page()
-    page.goto(workers_app.nginx.url)
+    page.goto(workers_app.url)
     token = page.wait_for_function("() => window.sessionStorage.getItem('token')").json_value()  # Reflex's tab token
     deadline = time.monotonic() + 10
     while not redis_client.keys(f"{token}_*"):  # this tab's Reflex state, in Redis
@@ -198,7 +161,7 @@ def test_three_worker_processes_each_with_its_own_engine_and_the_page_state_in_r
     for number in range(MAX_TABS):
         tab = browser.new_context()
         try:
-            answer = ask(tab.new_page(), workers_app.nginx.url, f"Which worker answers tab {number}?")
+            answer = ask(tab.new_page(), workers_app.url, f"Which worker answers tab {number}?")
             owners.add(owner_of(workers_app.database_url, answer.get_attribute("data-run-id")))
         finally:
             tab.close()

@@ -21,6 +21,7 @@ def text_of(answer) -> str:
     return answer.locator(".ub-answer-text").inner_text()
 
 
+@pytest.mark.workers
 def test_two_tabs_show_the_same_answer_and_stop_in_one_stops_both(app_server, context):
     first = context.new_page()
     answer_one = ask(first, app_server.url, "Two tabs, one answer?")
@@ -35,6 +36,7 @@ def test_two_tabs_show_the_same_answer_and_stop_in_one_stops_both(app_server, co
     assert text_of(answer_one) == text_of(answer_two) == rendered_from_database(context, first.url)
 
 
+@pytest.mark.workers
 def test_a_double_click_on_send_starts_one_answer(app_server, context):
     page = context.new_page()
     page.goto(app_server.url)
@@ -49,6 +51,7 @@ def test_a_double_click_on_send_starts_one_answer(app_server, context):
     assert fresh.locator('[data-testid="user-message"]').count() == 1
 
 
+@pytest.mark.workers
 def test_a_reload_shows_the_text_so_far_at_once(app_server, context):
     page = context.new_page()
     answer = ask(page, app_server.url, "Reload me in the middle")
@@ -74,6 +77,7 @@ def test_a_failed_answer_says_why(app_server, fake_upstream, context, screenshot
 
 
 @pytest.mark.parametrize("auto_continue", ["on", "off"])
+@pytest.mark.workers
 def test_after_kill_9_the_answer_is_interrupted_then_continues(app_server, context, screenshot, auto_continue):
     page = context.new_page()
     answer = ask(page, app_server.url, f"Survive a kill -9 (auto-continue {auto_continue})")

@@ -9,7 +9,7 @@ from tests.browser.test_branches_and_settings import FAKE
 from tests.browser.test_chat_page import ANSWER, wait_state
 from tests.fakes.upstream import Answer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.workers]
 
 STORY = "".join(f"Chapter {i} of a story that goes on. " for i in range(40))  # about 360 tokens
 CAP = 20

@@ -8,7 +8,7 @@ from tests.browser.conftest import FAKE_MODEL
 from tests.browser.test_chat_page import ANSWER, ask, rendered_from_database, wait_state
 from tests.fakes.upstream import Answer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.workers]
 
 FULL = "".join(f"Line {i} of an answer that will be cut and continued. " for i in range(30))
 
