@@ -127,3 +127,10 @@ def tree_cpu_seconds(pid: int) -> float:
             continue
         total += sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time all cores spent busy so far, every process's (``/proc/stat``: all but idle
+    and iowait)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
