@@ -213,15 +213,24 @@ async def read_through_app(port: int, tokens: int, rate_per_s: float, stream_id:
     return arrivals
 
 
+async def read_metrics(port: int, headers: dict[str, str] | None = None) -> dict[str, float]:
+    """The app's ``/metrics`` samples without labels, by name (e.g. a histogram's ``_count``)."""
+    parts: list[bytes] = []
+    status = await stream(port, "GET", "/metrics", lambda _now, data: parts.append(data), headers=headers)
+    if status != 200:
+        raise RuntimeError(f"GET /metrics answered {status}")
+    samples = {}
+    for line in b"".join(parts).decode().splitlines():
+        name, _, value = line.partition(" ")
+        if line and not line.startswith("#") and "{" not in name:
+            samples[name] = float(value)
+    return samples
+
+
 def commits_reader(app_port: int) -> Callable[[], Awaitable[float]]:
     """A coroutine function returning the app's event-log commits so far (from ``/metrics``)."""
 
     async def commits() -> float:
-        parts: list[bytes] = []
-        await stream(app_port, "GET", "/metrics", lambda _now, data: parts.append(data))
-        for line in b"".join(parts).decode().splitlines():
-            if line.startswith("unbroken_log_commit_events_count"):
-                return float(line.split()[-1])
-        raise RuntimeError("no unbroken_log_commit_events_count in /metrics")
+        return (await read_metrics(app_port))["unbroken_log_commit_events_count"]
 
     return commits
