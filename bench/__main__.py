@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import browser, client, latency, memory, procs, report, storage, throughput, transport, wire
+from bench import browser, client, latency, memory, procs, report, scale, storage, throughput, transport, wire
 
 PROFILE_M1_TOKENS = 20_000
 PROFILE_M3_STREAMS, PROFILE_M3_S = 200, 10.0
@@ -69,7 +69,7 @@ def profiles(up: procs.Server, workdir: str) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", default="", help="comma-separated metrics, e.g. M1,M5 (default: all)")
+    parser.add_argument("--only", default="", help="comma-separated metrics, e.g. M1,M5 (M3S: M3/scale) (default: all)")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled passes")
     args = parser.parse_args()
     only = {name.strip().upper() for name in args.only.split(",") if name.strip()}
@@ -83,6 +83,8 @@ def main() -> None:
                 rows += measure_memory(up, bare, workdir)
             if not only or "T" in only:
                 rows += transport.compare(up, workdir)
+            if not only or "M3S" in only:
+                rows += scale.measure(up, workdir)  # 1 and 3 workers on Postgres and Redis behind nginx
             if not only or only & {"M7", "M8"}:
                 rows += browser.measure(up.url, only)  # the real app (scripts/run) and Chromium
             profile_text = {} if args.no_profile else profiles(up, workdir)

@@ -43,9 +43,13 @@ def _use_transport(name: str) -> None:
         httpx.AsyncClient = lambda **kwargs: client_class(**{k: v for k, v in kwargs.items() if k != "transport"})
 
 
-def build_server(port: int, upstream_base_url: str, database_path: str) -> uvicorn.Server:
-    settings = Settings(
-        database_url=f"sqlite:///{database_path}",
+def bench_settings(upstream_base_url: str, database_url: str, redis_url: str | None = None) -> Settings:
+    """The benchmark's app settings: the fake upstream as the one provider, limits raised so
+    that every stream runs at once. ``redis_url`` (with a Postgres ``database_url``) makes the
+    app a worker of a scale-out deployment (bench/scale.py); everything else stays the same."""
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
         openai_base_url=upstream_base_url,
         openai_api_key="bench",
         openai_model="bench",
@@ -54,7 +58,10 @@ def build_server(port: int, upstream_base_url: str, database_path: str) -> uvico
         concurrent_runs=PROVIDER_CONCURRENCY,
         messages_per_minute=1_000_000,
     )
-    app = build_api_app(ChatService(settings))
+
+
+def build_server(port: int, upstream_base_url: str, database_path: str) -> uvicorn.Server:
+    app = build_api_app(ChatService(bench_settings(upstream_base_url, f"sqlite:///{database_path}")))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
                             backlog=4096, timeout_graceful_shutdown=5)
     return _ReadyServer(config)

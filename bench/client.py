@@ -152,11 +152,12 @@ async def _read_chunked(reader: asyncio.StreamReader, feed: Callable[[float, byt
             feed(now, b"".join(out))
 
 
-async def request_json(port: int, method: str, path: str, payload: dict | None = None) -> tuple[int, dict]:
+async def request_json(port: int, method: str, path: str, payload: dict | None = None,
+                       headers: dict[str, str] | None = None) -> tuple[int, dict]:
     """A plain JSON request on a fresh connection."""
     parts: list[bytes] = []
     body = json.dumps(payload).encode() if payload is not None else b""
-    headers = {"content-type": "application/json"} if payload is not None else {}
+    headers = {**(headers or {}), **({"content-type": "application/json"} if payload is not None else {})}
     status = await stream(port, method, path, lambda _now, data: parts.append(data), headers=headers, body=body)
     raw = b"".join(parts)
     return status, (json.loads(raw) if raw else {})
@@ -180,19 +181,21 @@ async def read_direct(port: int, tokens: int, rate_per_s: float, stream_id: str)
     return arrivals
 
 
-async def start_run(port: int, tokens: int, rate_per_s: float, stream_id: str) -> str:
+async def start_run(port: int, tokens: int, rate_per_s: float, stream_id: str,
+                    headers: dict[str, str] | None = None) -> str:
     status, created = await request_json(port, "POST", "/api/runs", {
         "content": spec(tokens, rate_per_s, stream_id), "client_request_id": stream_id,
-    })
+    }, headers)
     if status not in (200, 201):
         raise RuntimeError(f"POST /api/runs answered {status}: {created}")
     return created["run_id"]
 
 
-async def read_run(port: int, run_id: str, arrivals: Arrivals, last_event_id: str | None = None) -> AppTokens:
+async def read_run(port: int, run_id: str, arrivals: Arrivals, last_event_id: str | None = None,
+                   headers: dict[str, str] | None = None) -> AppTokens:
     """Follow a run's event stream to its end."""
     counter = AppTokens(arrivals)
-    headers = {"last-event-id": last_event_id} if last_event_id is not None else {}
+    headers = {**(headers or {}), **({"last-event-id": last_event_id} if last_event_id is not None else {})}
     status = await stream(port, "GET", f"/api/runs/{run_id}/events", counter.feed, headers=headers,
                           until=lambda: arrivals.ended)
     if status != 200:
@@ -200,23 +203,34 @@ async def read_run(port: int, run_id: str, arrivals: Arrivals, last_event_id: st
     return counter
 
 
-async def read_through_app(port: int, tokens: int, rate_per_s: float, stream_id: str) -> Arrivals:
-    """The full path: POST the run, then follow its events to the end."""
+async def read_through_app(port: int, tokens: int, rate_per_s: float, stream_id: str,
+                           headers: dict[str, str] | None = None) -> Arrivals:
+    """The full path: POST the run, then follow its events to the end (both requests with
+    ``headers``, e.g. a login proxy's user header)."""
     arrivals = Arrivals(started=time.monotonic())
-    run_id = await start_run(port, tokens, rate_per_s, stream_id)
-    await read_run(port, run_id, arrivals)
+    run_id = await start_run(port, tokens, rate_per_s, stream_id, headers)
+    await read_run(port, run_id, arrivals, headers=headers)
     return arrivals
+
+
+async def read_metrics(port: int, headers: dict[str, str] | None = None) -> dict[str, float]:
+    """The app's ``/metrics`` samples without labels, by name (e.g. a histogram's ``_count``)."""
+    parts: list[bytes] = []
+    status = await stream(port, "GET", "/metrics", lambda _now, data: parts.append(data), headers=headers)
+    if status != 200:
+        raise RuntimeError(f"GET /metrics answered {status}")
+    samples = {}
+    for line in b"".join(parts).decode().splitlines():
+        name, _, value = line.partition(" ")
+        if line and not line.startswith("#") and "{" not in name:
+            samples[name] = float(value)
+    return samples
 
 
 def commits_reader(app_port: int) -> Callable[[], Awaitable[float]]:
     """A coroutine function returning the app's event-log commits so far (from ``/metrics``)."""
 
     async def commits() -> float:
-        parts: list[bytes] = []
-        await stream(app_port, "GET", "/metrics", lambda _now, data: parts.append(data))
-        for line in b"".join(parts).decode().splitlines():
-            if line.startswith("unbroken_log_commit_events_count"):
-                return float(line.split()[-1])
-        raise RuntimeError("no unbroken_log_commit_events_count in /metrics")
+        return (await read_metrics(app_port))["unbroken_log_commit_events_count"]
 
     return commits

@@ -88,7 +88,49 @@ def written_bytes(pid: int) -> int:
     raise RuntimeError(f"no write_bytes for pid {pid}")
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """``/proc/<pid>/stat`` after the command name (which may hold spaces): field 3 onwards."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError):  # it exited meanwhile
+                continue
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of all its descendants so far, those that exited included
+    (their parents' ``cutime`` + ``cstime``): a server such as Postgres or nginx does its work
+    in child processes."""
+    total = 0.0
+    for member in (pid, *_descendants(pid)):
+        try:
+            fields = _stat_fields(member)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time all cores spent busy so far, every process's (``/proc/stat``: all but idle
+    and iowait)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")

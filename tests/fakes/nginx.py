@@ -38,6 +38,9 @@ RECOMMENDED_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "u
 MODES = ("streaming", "buffering")
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
+# Each proxied event stream holds two connections (the client's and the one to the app): the
+# benchmark runs hundreds of streams through it at once (bench/scale.py).
+WORKER_CONNECTIONS = 4096
 _TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 # The exact lines of the recommended config that a test run changes; each must occur once.
@@ -84,7 +87,7 @@ def main_config(directory: Path, site_path: Path) -> str:
     return (
         f"{user}daemon off;\nworker_processes 1;\npid {directory / 'nginx.pid'};\n"
         f"error_log {directory / 'error.log'} info;\n"
-        "events { worker_connections 256; }\n"
+        f"events {{ worker_connections {WORKER_CONNECTIONS}; }}\n"
         "http {\n"
         f"    access_log {directory / 'access.log'};\n"
         f"{temp_paths}\n"
@@ -103,6 +106,11 @@ class NginxProxy:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The master process (its one worker process is its child)."""
+        return self._process.pid
 
     def error_log(self) -> str:
         path = self._dir / "error.log"

@@ -87,6 +87,11 @@ class PostgresCluster:
         assert self._folder is not None
         return self._folder / "server.log"
 
+    @property
+    def pid(self) -> int:
+        """The postmaster (every backend is its child): the first line of ``postmaster.pid``."""
+        return int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 

@@ -32,6 +32,10 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def __enter__(self) -> RedisServer:
         self._folder = Path(tempfile.mkdtemp(prefix="unbroken-redis-"))
         self.port = free_port()
