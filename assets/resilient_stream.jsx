@@ -126,7 +126,8 @@ export function ResilientStream({
         setConn(next);
       },
     });
-    // A run's last text rendered at once with its end, so a pending render can be dropped.
+    // A pending render can be dropped: this runs on unmount, or on Continue, after an end that
+    // rendered the run's last text at once.
     return () => {
       follower.close();
       pacer.cancel();
