@@ -11,7 +11,7 @@ import { memo, useState } from "react";
 import ReactMarkdown from "react-markdown";
 import rehypeHighlight from "rehype-highlight";
 import remarkGfm from "remark-gfm";
-import { splitBlocks } from "./markdown_blocks.js";
+import { blockSplitter } from "./markdown_blocks.js";
 
 // remark plugin: turn raw HTML nodes into plain text nodes.
 function htmlAsText() {
@@ -80,9 +80,11 @@ const Block = memo(function Block({ text }) {
 });
 
 export function AnswerMarkdown({ text }) {
+  // Kept across renders: each update reads only the answer's new lines.
+  const [split] = useState(() => blockSplitter());
   return (
     <div className="ub-markdown">
-      {splitBlocks(text).map((block, i) => (
+      {split(text).map((block, i) => (
         <Block key={i} text={block} />
       ))}
     </div>

@@ -64,23 +64,42 @@ const TAG = String.raw`<[A-Za-z][A-Za-z0-9-]*(?:${ATTRIBUTE})*[ \t]*/?>|</[A-Za-
 const HTML_LONE_TAG = new RegExp(String.raw`^ {0,3}(?:${TAG})[ \t\r]*$`);
 
 export function splitBlocks(text) {
-  const cuts = cutsOf(text);
-  if (cuts === null) return text ? [text] : [];
-  const blocks = [];
-  let start = 0;
-  for (const cut of cuts) {
-    blocks.push(text.slice(start, cut));
-    start = cut;
-  }
-  if (start < text.length) blocks.push(text.slice(start));
-  return blocks;
+  return blockSplitter()(text);
 }
 
-// The offsets where a new block starts, or null when the text must stay whole. One pass over
-// the complete lines; the last line, without its "\n" yet, decides nothing.
-function cutsOf(text) {
-  const scan = {
-    cuts: [],
+// splitBlocks for a text that grows, as a streaming answer does: each call reads only the
+// complete lines that are new since the last call, and returns the finished blocks as the
+// same strings as before. A text that does not extend the lines read so far is split afresh.
+// One pass over the complete lines; the last line, without its "\n" yet, decides nothing.
+export function blockSplitter() {
+  let scan = null;
+  let read = ""; // the complete lines read so far
+  let whole = false; // a line made the text stay one block (a definition): it does as the text grows
+  let finished = []; // the blocks before the last cut
+  return (text) => {
+    if (scan === null || !text.startsWith(read)) {
+      scan = newScan();
+      read = "";
+      whole = false;
+      finished = [];
+    }
+    let pos = read.length;
+    for (let nl = text.indexOf("\n", pos); nl !== -1 && !whole; nl = text.indexOf("\n", pos)) {
+      whole = !readLine(scan, text.slice(pos, nl), pos);
+      pos = nl + 1;
+    }
+    read = text.slice(0, pos);
+    if (whole) return [text];
+    const { cuts } = scan;
+    for (let i = finished.length; i < cuts.length; i++) finished.push(text.slice(i ? cuts[i - 1] : 0, cuts[i]));
+    const start = cuts.length ? cuts[cuts.length - 1] : 0;
+    return start < text.length ? [...finished, text.slice(start)] : [...finished];
+  };
+}
+
+function newScan() {
+  return {
+    cuts: [], // the offsets where a new block starts
     raw: null, // inside a top-level fenced code or HTML block: its verdict on each next line
     afterBlank: false, // the line before this one was blank
     // What the last line leaves open for the next: a "paragraph" it may continue (or a quoted
@@ -90,10 +109,6 @@ function cutsOf(text) {
     item: null, // the open top-level list item: { column, raw, empty }
     blockHasList: false,
   };
-  for (let pos = 0, nl = text.indexOf("\n"); nl !== -1; pos = nl + 1, nl = text.indexOf("\n", pos)) {
-    if (!readLine(scan, text.slice(pos, nl), pos)) return null;
-  }
-  return scan.cuts;
 }
 
 // Reads one complete line; false when the text must stay whole.

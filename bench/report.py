@@ -54,17 +54,17 @@ LIMITS: dict[str, str] = {
     "M4": "the commit rate falls at 200 streams because each commit then takes ~100–200 ms, not because "
           "commits are fewer by design: the worker is saturated (see M3) and the writer's thread waits for the "
           "GIL. Bytes per answer byte are met and linear.",
-    "M7": "the page's cost per update, not per token: it renders on each delta event (one per run per log "
-          "commit, ~20/s at 100 tokens/s: ~2,000 updates for 10k tokens), ~7.5 ms of main-thread time each "
-          "whatever the answer's length. A CPU profile (1,500 tokens at 100 tokens/s, before the highlighter was "
-          "built once) put ~0.8 s of ~1.2 s of script in the open block's markdown render. rehype-highlight made "
-          "a new highlighter (every grammar registered and compiled again) each time react-markdown applied it, "
-          "on every render: built once now, which cut the streamed page's main-thread time by ~18% at 100 "
-          "tokens/s and ~45% at 3,000, and the baseline (the finished answer rendered once) 3.3× — so the "
-          "ratios rose. react-markdown still builds and freezes a unified processor and parses the open block "
-          "on every render; the rest is React's commit and style/layout/paint. Meeting 5× at 100 tokens/s needs "
-          "fewer updates (coalescing renders to a few per second) or a processor kept across renders; not "
-          "profiled again after the change.",
+    "M7": "the page's cost per event and per render, not per token. Each delta event (one per run per log "
+          "commit, ~20/s: ~1,960 for 10k tokens at 100 tokens/s, 67 at 3,000) costs ~0.5 ms of main thread before "
+          "anything renders (network, EventSource, JSON, apply): ~1 s at 100 tokens/s, 2.5–3.7× the baseline on "
+          "its own. Each render costs 4–10 ms, growing with the answer (layout, paint, style and compositing of a "
+          "longer page); the open block's markdown (micromark parse, the unified run) is ~1 ms of it and React's "
+          "reconciliation and commit about as much (profile in bench/README.md). Renders are now paced to one per "
+          "100 ms at most (assets/render_pacer.js; a status or end renders at once) and the blocks split "
+          "incrementally: streamed main-thread time fell 35–49% at 100 tokens/s and 21–34% at 3,000 in three "
+          "back-to-back pairs of runs. Meeting 5× at 100 tokens/s would need a render every second or two, or "
+          "fewer events; a unified processor kept across renders would save ~2% of the streamed time but more of "
+          "the baseline, so the ratios would rise.",
     "M8": "the SSE framing of the contract (id, event and JSON keys: ~50 bytes an event) is paid once per run per "
           "commit; at 100 tokens/s an event carries ~5 tokens (25 bytes). Meeting 1.3× there would need an event "
           "every ~330 ms, against the latency targets.",

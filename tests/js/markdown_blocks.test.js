@@ -4,7 +4,7 @@
 // tests do not load; the cases below were rendered both ways when they were written.)
 import test from "node:test";
 import assert from "node:assert/strict";
-import { splitBlocks } from "../../assets/markdown_blocks.js";
+import { blockSplitter, splitBlocks } from "../../assets/markdown_blocks.js";
 
 const lines = (...rows) => rows.join("\n");
 
@@ -255,6 +255,27 @@ test("a definition arriving later merges the finished blocks back (the one excep
   assert.deepEqual(before, ["Use [x].\n\n", "Then.\n\n"]);
   const after = splitBlocks(lines("Use [x].", "", "Then.", "", "[x]: https://example.com", ""));
   assert.equal(after.length, 1);
+});
+
+test("a splitter kept across a stream splits each text as splitBlocks does", () => {
+  const random = seededRandom(7);
+  const cases = CASES.map((c) => c.text);
+  const merging = lines("Use [x].", "", "Then.", "", "[x]: https://example.com", "", "More.", "");
+  for (const text of [...SAMPLES, ...cases, ...RANDOM_TEXTS, merging]) {
+    const split = blockSplitter();
+    for (let end = 0; end < text.length; end += 1 + Math.floor(random() * 8)) {
+      assert.deepEqual(split(text.slice(0, end)), splitBlocks(text.slice(0, end)), `${JSON.stringify(text)} at ${end}`);
+    }
+    assert.deepEqual(split(text), splitBlocks(text), JSON.stringify(text));
+  }
+});
+
+test("a splitter given a text that does not extend the last one starts afresh", () => {
+  const split = blockSplitter();
+  split(lines("```", "code", "", "more", ""));
+  assert.deepEqual(split(lines("Para.", "", "Next.", "")), ["Para.\n\n", "Next.\n"]);
+  split(lines("[x]: https://example.com", "", "Text.", ""));
+  assert.deepEqual(split(lines("Para.", "", "Next.", "")), ["Para.\n\n", "Next.\n"]);
 });
 
 test("a 40 KB answer splits fast enough to do on every token", () => {
