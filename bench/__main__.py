@@ -12,7 +12,7 @@ from pathlib import Path
 from bench import browser, client, latency, memory, procs, report, scale, storage, throughput, transport, wire
 
 PROFILE_M1_TOKENS = 20_000
-PROFILE_M3_STREAMS, PROFILE_M3_S = 200, 10.0
+PROFILE_M3_STREAMS, PROFILE_M3_S = 200, 5.0
 
 
 async def measure(only: set[str], up: procs.Server, app: procs.Server, bare: procs.Server, database: str) -> list[dict]:

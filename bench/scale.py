@@ -45,7 +45,7 @@ WORKER_COUNTS = (1, 3)
 # Concurrent streams per step: steps of 10 where this machine's capacities lie (a coarser step
 # near one worker's capacity would swing the ratio by itself), wider above.
 LADDER = (20, 30, 40, 50, 60, 70, 80, 100, 120, 150, 200)
-STEP_S = 7.0  # each stream of a step lasts this long
+STEP_S = 6.0  # each stream of a step lasts this long
 DIRECT_STEP_S = 3.0
 RAMP_S = 1.0  # a step's streams start at random moments of its first RAMP_S
 STEADY_AFTER_S = 2.0

@@ -18,7 +18,7 @@ from bench.throughput import stream_id, tokens_per_s
 TRANSPORTS = ("httpcore", "asyncio")
 ROUNDS = 2
 UNPACED_TOKENS = 10_000
-STREAMS, RATE_PER_S, DURATION_S = 100, 50.0, 6.0
+STREAMS, RATE_PER_S, DURATION_S = 100, 50.0, 4.0
 
 
 async def _measure(up: procs.Server, app: procs.Server) -> tuple[float, float]:
