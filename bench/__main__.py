@@ -81,7 +81,7 @@ def main() -> None:
                 rows = asyncio.run(measure(only, up, app, bare, database))
             if not only or "M6" in only:
                 rows += measure_memory(up, bare, workdir)
-            if not only or "T" in only:
+            if "T" in only:  # informational, and it chose the transport already: not in the full run
                 rows += transport.compare(up, workdir)
             if not only or "M3S" in only:
                 rows += scale.measure(up, workdir)  # 1 and 3 workers on Postgres and Redis behind nginx
