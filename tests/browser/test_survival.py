@@ -21,10 +21,11 @@ def text_of(answer) -> str:
     return answer.locator(".ub-answer-text").inner_text()
 
 
-@pytest.mark.workers
-def test_two_tabs_show_the_same_answer_and_stop_in_one_stops_both(app_server, context):
+def stop_in_the_second_of_two_tabs(context, url: str, question: str):
+    """Ask in one tab, open the conversation in a second while it streams, press Stop there:
+    both tabs show it stopped, with the same text as the database. Returns both answers."""
     first = context.new_page()
-    answer_one = ask(first, app_server.url, "Two tabs, one answer?")
+    answer_one = ask(first, url, question)
     wait_state(answer_one, "streaming")
     second = context.new_page()
     second.goto(first.url)
@@ -34,6 +35,12 @@ def test_two_tabs_show_the_same_answer_and_stop_in_one_stops_both(app_server, co
     wait_state(answer_two, "stopped")
     wait_state(answer_one, "stopped")
     assert text_of(answer_one) == text_of(answer_two) == rendered_from_database(context, first.url)
+    return answer_one, answer_two
+
+
+@pytest.mark.workers
+def test_two_tabs_show_the_same_answer_and_stop_in_one_stops_both(app_server, context):
+    stop_in_the_second_of_two_tabs(context, app_server.url, "Two tabs, one answer?")
 
 
 @pytest.mark.workers
