@@ -50,6 +50,7 @@ from app.engine.store import (
 from app.engine.telemetry import Telemetry
 from app.engine.titles import question_title, suggest_title
 from app.engine.user_changes import check_user_changes
+from app.engine.user_lock import UserLocks
 from app.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -70,8 +71,8 @@ class ChatService:
         self.conversations: Conversations | None = None
         self.records: RunRecords | None = None
         # Checking a user's limits and starting their answer happen under the user's lock, so
-        # two requests at once cannot both pass a limit that only one of them fits.
-        self._user_locks: dict[str, asyncio.Lock] = {}
+        # two requests at once (on any workers) cannot both pass a limit only one of them fits.
+        self.user_locks: UserLocks | None = None
         self.log: EventLog | None = None
         self.runner: Runner | None = None
         # This process as one of the instance's workers (leases.py); with REDIS_URL, several
@@ -102,6 +103,7 @@ class ChatService:
         self.leases = Leases(engine, self.worker)
         self.accounts = Accounts(engine, self.settings.signup, self.settings.session_days)
         self.limits = RunLimits(self.store, self.accounts, self.settings)
+        self.user_locks = UserLocks(engine)
         if self.settings.redis_url:
             self.fanout = RedisFanOut(self.settings.redis_url, self.worker.id, self._on_request)
             await self.fanout.start()
@@ -187,7 +189,7 @@ class ChatService:
             if existing is not None:  # a resend (double click, retried POST): the same run
                 return existing, False
         new = await self._new_run(actor, request)
-        async with self._user_lock(actor):
+        async with self.user_locks.hold(actor.id):
             await asyncio.to_thread(self.limits.check_new_message, actor.id)
             try:
                 run, created = await asyncio.to_thread(self.store.create_run, new)
@@ -199,9 +201,6 @@ class ChatService:
             self.telemetry.run_created(run, content=request.content)
             self.runner.start(run)
         return run, created
-
-    def _user_lock(self, actor: Actor) -> asyncio.Lock:
-        return self._user_locks.setdefault(actor.id, asyncio.Lock())
 
     async def _new_run(self, actor: Actor, request: RunRequest) -> NewRun:
         if not isinstance(request.content, str) or not request.content.strip():
@@ -284,7 +283,7 @@ class ChatService:
         run = await self.get_run(actor, run_id)
         if run.state not in CONTINUABLE_STATES or self.runner.is_running(run_id):
             raise Conflict("not_continuable", f"A {run.state} answer cannot be continued.")
-        async with self._user_lock(actor):
+        async with self.user_locks.hold(actor.id):
             await asyncio.to_thread(self.limits.check_continue, actor.id)
             # Claimed in the database: of two Continues at once, on any workers, one wins.
             if not await asyncio.to_thread(self.leases.take_ended, run_id):
@@ -311,7 +310,7 @@ class ChatService:
         existing = await asyncio.to_thread(self.store.run_for_request, actor.id, crid)
         if existing is not None:
             return existing, False
-        async with self._user_lock(actor):
+        async with self.user_locks.hold(actor.id):
             await asyncio.to_thread(self.limits.check_new_message, actor.id)
             new, created = await asyncio.to_thread(self.store.create_retry, run, crid)
             if created:

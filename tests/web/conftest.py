@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.team import start_team
+from tests.web.team import TEAM_SETTINGS, Team
 
 
 @pytest.fixture
-def team_of(settings, upstream):
-    """``team_of(**settings)`` → a started team instance (tests/web/team.py); stopped after the test."""
-    servers = []
+def team_of(api_against, upstream):
+    """``team_of(**settings)`` → a started team instance (tests/web/team.py) on the test's
+    ``api_against``: one process, or three workers behind nginx; stopped after the test."""
 
-    def start(**overrides):
-        team, server = start_team(settings, upstream, **overrides)
-        servers.append(server)
-        return team
+    def start(**overrides) -> Team:
+        return Team(api_against(upstream, **{**TEAM_SETTINGS, **overrides}).url, upstream)
 
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
+    return start

@@ -22,7 +22,6 @@ PASSWORD = "correct horse battery"
 @dataclasses.dataclass
 class Team:
     url: str
-    service: ChatService
     upstream: FakeUpstream
 
     def sign_up(self, name: str, **body) -> httpx.Client:
@@ -33,12 +32,15 @@ class Team:
         return client
 
 
+TEAM_SETTINGS = {"auth": "password", "signup": "open"}
+
+
 def start_team(settings: Settings, upstream: FakeUpstream, **overrides) -> tuple[Team, ServerThread]:
-    config = dataclasses.replace(settings, **{"auth": "password", "signup": "open",
-                                              **provider_settings(upstream, "openai"), **overrides})
-    service = ChatService(config)
-    server = ServerThread(build_api_app(service)).__enter__()
-    return Team(server.url, service, upstream), server
+    """A team instance in this process (the ``team_of`` fixture's is on the test's database kind,
+    three workers in a ``[workers]`` test)."""
+    config = dataclasses.replace(settings, **{**TEAM_SETTINGS, **provider_settings(upstream, "openai"), **overrides})
+    server = ServerThread(build_api_app(ChatService(config))).__enter__()
+    return Team(server.url, upstream), server
 
 
 def ask(client: httpx.Client, content: str = "Hi there", **body) -> httpx.Response:

@@ -3,13 +3,19 @@ and the upstream never hears of the refused request."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from tests.fakes.upstream import Answer
 from tests.web.team import ask, wait_ended, wait_until
 
+pytestmark = pytest.mark.workers
+SLOW = Answer(text="slow " * 40, chunk_chars=5, delay_s=0.1)  # about 4 s
+
 
 def test_the_third_concurrent_answer_is_refused_before_the_upstream_is_called(team_of, upstream):
-    upstream.set_script(Answer(text="slow " * 40, chunk_chars=5, delay_s=0.1))  # about 4 s each
+    upstream.set_script(SLOW)
     team = team_of()
     alice = team.sign_up("alice")
     first, second = ask(alice, "one"), ask(alice, "two")
@@ -26,6 +32,18 @@ def test_the_third_concurrent_answer_is_refused_before_the_upstream_is_called(te
     assert ask(team.sign_up("bob"), "bob's").status_code == 201
     alice.post(f"/api/runs/{first.json()['run_id']}/stop")
     assert ask(alice, "three again").status_code == 201
+
+
+def test_requests_sent_at_once_start_no_more_answers_than_the_limit(team_of, upstream):
+    """Six at the same moment (with workers, two on each): exactly two start. A user's limit
+    check and answer start are one step, whichever worker takes the request."""
+    upstream.set_script(SLOW)
+    alice = team_of().sign_up("alice")
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda n: ask(alice, f"at once {n}"), range(6)))
+    assert sorted(answer.status_code for answer in answers) == [201, 201, 429, 429, 429, 429]
+    assert {answer.json()["error"]["code"] for answer in answers if answer.status_code == 429} == {"too_many_runs"}
+    wait_until(lambda: len(upstream.calls) == 2, what="both answers upstream")
 
 
 def test_the_sixty_first_message_in_a_minute_is_refused_before_the_upstream_is_called(team_of, upstream):
@@ -48,7 +66,7 @@ def test_the_sixty_first_message_in_a_minute_is_refused_before_the_upstream_is_c
 
 
 def test_an_admin_set_limit_replaces_the_instance_default_for_that_user(team_of, upstream):
-    upstream.set_script(Answer(text="slow " * 40, chunk_chars=5, delay_s=0.1))
+    upstream.set_script(SLOW)
     team = team_of()
     admin, bob = team.sign_up("admin"), team.sign_up("bob")
     bob_id = bob.get("/api/me").json()["id"]
