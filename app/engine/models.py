@@ -1,5 +1,5 @@
 """SQLModel tables: conversation, message, run and the run event log; users and what signs
-them in (sessions, API tokens, invites); instance-wide settings.
+them in (sessions, API tokens, invites) and failed sign-ins; instance-wide settings.
 
 A conversation holds messages; an assistant message is produced by a run; a run owns an
 append-only log of events ``(run_id, seq)`` with seq 1, 2, 3 … and no gaps. The log is the
@@ -74,6 +74,17 @@ class InstanceSetting(SQLModel, table=True):
     __tablename__ = "instance_setting"
     key: str = Field(primary_key=True)
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class LoginFailure(SQLModel, table=True):
+    """Failed sign-ins of one throttle key (a login name or an address), shared by every
+    worker (login_throttle.py). The key is stored as its SHA-256: no attempted name is kept."""
+
+    __tablename__ = "login_failure"
+    key: str = Field(primary_key=True)
+    count: int
+    last_at: float = Field(index=True)  # Unix time of the last failure
+    locked_until: float  # Unix time; before it, sign-ins of this key are refused
 
 
 class Conversation(SQLModel, table=True):

@@ -32,6 +32,7 @@ from app.engine.leases import Leases, Worker, held, worker_id
 from app.engine.lifecycle_log import LifecycleLog, install_handler
 from app.engine.limits import RunLimits
 from app.engine.log import EventLog
+from app.engine.login_throttle import LoginThrottle
 from app.engine.metrics import Metrics
 from app.engine.provider_settings import KEY_PREFIX, PROVIDERS, check_changes, effective, views, with_changes
 from app.engine.providers import Provider, ProviderRegistry, build_registry
@@ -67,6 +68,7 @@ class ChatService:
         self.store: Store | None = None
         self.history: History | None = None
         self.accounts: Accounts | None = None
+        self.login_throttle: LoginThrottle | None = None
         self.limits: RunLimits | None = None
         self.conversations: Conversations | None = None
         self.records: RunRecords | None = None
@@ -102,6 +104,7 @@ class ChatService:
         self.store, self.history = Store(engine, self.worker), History(engine)
         self.leases = Leases(engine, self.worker)
         self.accounts = Accounts(engine, self.settings.signup, self.settings.session_days)
+        self.login_throttle = LoginThrottle(engine, self.settings.login_max_failures, self.settings.login_lockout_s)
         self.limits = RunLimits(self.store, self.accounts, self.settings)
         self.user_locks = UserLocks(engine)
         if self.settings.redis_url:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import time
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
@@ -20,7 +19,6 @@ from starlette.routing import Route
 
 from app.engine.accounts import AccountError, Actor
 from app.engine.identity import SESSION_COOKIE, Credentials, is_trusted_proxy
-from app.engine.login_throttle import LoginThrottle
 from app.engine.service import ChatService
 from app.web.access import actor_of
 from app.web.responses import HTTPProblem, guarded, read_json_object, too_large
@@ -57,7 +55,6 @@ def _safe_next(target: object) -> str:
 
 def sign_in_routes(service: ChatService) -> list[Route]:
     settings = service.settings
-    throttle = LoginThrottle(settings.login_max_failures, settings.login_lockout_s)
 
     async def read_fields(request: Request) -> tuple[dict, bool]:
         """The posted fields and whether they came from a form (else JSON)."""
@@ -111,15 +108,16 @@ def sign_in_routes(service: ChatService) -> list[Route]:
         fields, as_form = await read_fields(request)
         name = str(fields.get("name", "")).strip().lower()
         keys = [f"name:{name}", f"address:{client_address(request, service)}"]
-        wait = throttle.retry_after_s(keys, time.monotonic())
+        throttle = service.login_throttle
+        wait = await asyncio.to_thread(throttle.retry_after_s, keys)
         if wait:
             return refused(as_form, "/login", 429, "throttled", ERRORS["throttled"] + f" ({wait} s)", wait)
         actor = await asyncio.to_thread(service.accounts.authenticate, name, fields.get("password"))
         if actor is None:
-            throttle.failed(keys, time.monotonic())
+            await asyncio.to_thread(throttle.failed, keys)
             return refused(as_form, "/login", 401, "bad_credentials", ERRORS["bad_credentials"],
                            query={"next": _safe_next(fields.get("next"))})
-        throttle.succeeded(keys)
+        await asyncio.to_thread(throttle.succeeded, keys)
         return signed_in(request, actor, as_form, fields.get("next", "/"))
 
     async def signup(request: Request) -> Response:

@@ -14,6 +14,7 @@ from tests.fakes.upstream import Answer
 
 
 TERMINAL = {str(state) for state in RunState if state.is_terminal}
+pytestmark = pytest.mark.workers
 PASSWORD = "correct horse battery"
 NEW_KEY = "sk-entered-by-the-admin-0123456789"
 ADMIN_ROUTES = [

@@ -18,20 +18,19 @@ from app.engine.service import ChatService
 from app.web.access import AccessGate
 from app.web.routes import api_routes
 from tests.fakes.upstream import Answer
-from tests.web.team import ask, start_team, wait_ended
+from tests.web.team import ask, wait_ended
 
 RANDOM_RUN_IDS = 10_000
 GUESSES_AT_ONCE = 20
 
 
 @pytest.fixture
-def team(settings, upstream):
+def team(team_of, upstream):
     upstream.set_script(Answer(text="A's private answer about the merger."))
-    team, server = start_team(settings, upstream)
-    yield team
-    server.__exit__(None, None, None)
+    return team_of()
 
 
+@pytest.mark.workers
 def test_b_can_neither_see_nor_touch_anything_of_a(team):
     alice, bob = team.sign_up("alice"), team.sign_up("bob")
     created = ask(alice, "A's private question").json()
@@ -69,6 +68,7 @@ def test_b_can_neither_see_nor_touch_anything_of_a(team):
     assert len(team.upstream.calls) == 1  # nothing B sent reached the upstream
 
 
+@pytest.mark.workers
 def test_the_same_client_request_id_from_another_user_starts_their_own_run(team):
     alice, bob = team.sign_up("alice"), team.sign_up("bob")
     shared_id = uuid.uuid4().hex

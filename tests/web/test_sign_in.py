@@ -4,6 +4,7 @@ tokens, proxy users — and the first account taking over what the instance held
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from app.engine.identity import SESSION_COOKIE
 from tests import stored
@@ -11,6 +12,7 @@ from tests.fakes.upstream import Answer
 from tests.web.team import PASSWORD, ask, start_team, wait_ended
 
 
+@pytest.mark.workers
 def test_passwords_are_stored_as_argon2id_hashes_only(team_of, settings):
     team = team_of()
     team.sign_up("alice")
@@ -20,6 +22,7 @@ def test_passwords_are_stored_as_argon2id_hashes_only(team_of, settings):
     assert PASSWORD.encode() not in stored.everything(settings.database_url)
 
 
+@pytest.mark.workers
 def test_sign_in_is_throttled_after_repeated_failures_even_with_the_right_password(team_of):
     team = team_of(login_max_failures=5, login_lockout_s=60)
     team.sign_up("alice")
@@ -34,6 +37,7 @@ def test_sign_in_is_throttled_after_repeated_failures_even_with_the_right_passwo
     assert client.post("/auth/login", json={"name": "bob", "password": "x" * 8}).status_code == 429
 
 
+@pytest.mark.workers
 def test_a_form_sign_in_sets_an_httponly_samesite_cookie_and_redirects_to_a_local_path(team_of):
     team = team_of()
     team.sign_up("alice")
@@ -58,6 +62,7 @@ def test_behind_a_trusted_https_proxy_the_cookie_is_secure(team_of):
     assert "Secure" in response.headers["set-cookie"]
 
 
+@pytest.mark.workers
 def test_invite_only_sign_up_needs_an_unused_invite(team_of):
     team = team_of(signup="invite")
     admin = team.sign_up("admin")  # the first account needs no invite
@@ -75,6 +80,7 @@ def test_invite_only_sign_up_needs_an_unused_invite(team_of):
                       json={"name": "dave", "password": PASSWORD, "invite": fresh}).status_code == 400
 
 
+@pytest.mark.workers
 def test_signing_out_ends_the_session_and_disabling_a_user_ends_theirs(team_of):
     team = team_of()
     admin, bob = team.sign_up("admin"), team.sign_up("bob")
@@ -90,6 +96,7 @@ def test_signing_out_ends_the_session_and_disabling_a_user_ends_theirs(team_of):
     assert httpx.get(f"{team.url}/api/me", cookies={SESSION_COOKIE: session}).status_code == 401
 
 
+@pytest.mark.workers
 def test_api_tokens_sign_requests_until_revoked(team_of):
     team = team_of()
     alice = team.sign_up("alice")
@@ -105,6 +112,7 @@ def test_api_tokens_sign_requests_until_revoked(team_of):
     assert httpx.get(f"{team.url}/api/me", headers={"Authorization": "Bearer ubk_made-up"}).status_code == 401
 
 
+@pytest.mark.workers
 def test_without_a_user_the_api_answers_401_and_pages_send_to_sign_in(team_of):
     team = team_of()
     assert httpx.get(f"{team.url}/api/conversations").status_code == 401
