@@ -14,19 +14,18 @@ from starlette.datastructures import Headers
 
 from app.web.access import inline_script_hashes, is_public, page_csp, refuses_origin
 from tests.fakes.upstream import Answer
-from tests.web.team import ask, start_team, wait_ended
+from tests.web.team import ask, wait_ended
 
 EVIL = "http://evil.example"
 
 
 @pytest.fixture
-def team(settings, upstream):
+def team(team_of, upstream):
     upstream.set_script(Answer(text="fine"))
-    team, server = start_team(settings, upstream, allowed_origins=("https://partner.example",))
-    yield team
-    server.__exit__(None, None, None)
+    return team_of(allowed_origins=("https://partner.example",))
 
 
+@pytest.mark.workers
 def test_a_cross_origin_request_with_a_valid_session_is_refused_and_never_reaches_the_upstream(team, upstream):
     alice = team.sign_up("alice")
     body = {"content": "Transfer everything", "client_request_id": uuid.uuid4().hex}
@@ -49,6 +48,7 @@ def test_a_cross_origin_request_with_a_valid_session_is_refused_and_never_reache
     assert configured.status_code == 201
 
 
+@pytest.mark.workers
 def test_safe_requests_from_another_origin_get_no_cors_permission(team):
     alice = team.sign_up("alice")
     for response in (
@@ -59,6 +59,7 @@ def test_safe_requests_from_another_origin_get_no_cors_permission(team):
         assert "access-control-allow-origin" not in response.headers
 
 
+@pytest.mark.workers
 def test_every_response_carries_the_security_headers(team):
     alice = team.sign_up("alice")
     for response in (alice.get("/api/conversations"), httpx.get(f"{team.url}/login"),
