@@ -15,7 +15,7 @@ from tests.browser.conftest import FAKE_MODEL
 from tests.browser.test_chat_page import ANSWER, ask, wait_state
 from tests.fakes.upstream import Answer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.workers]
 
 SLOW_TEXT = " ".join(f"word{n}" for n in range(120))
 SLOW_ANSWER = Answer(text=SLOW_TEXT, chunk_chars=8, delay_s=0.1)

@@ -11,7 +11,7 @@ from tests.browser.test_chat_page import ANSWER, ask, wait_state
 from tests.browser.test_upstream_states import ask_fake
 from tests.fakes.upstream import Answer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.workers]
 
 
 class Attacker:
