@@ -192,14 +192,16 @@ class ChatService:
             if existing is not None:  # a resend (double click, retried POST): the same run
                 return existing, False
         new = await self._new_run(actor, request)
-        async with self.user_locks.hold(actor.id):
-            await asyncio.to_thread(self.limits.check_new_message, actor.id)
-            try:
-                run, created = await asyncio.to_thread(self.store.create_run, new)
-            except ConversationNotFound:
-                raise NotFound("conversation") from None
-            except MessageNotFound:
-                raise NotFound("message") from None
+        def check_and_create() -> tuple[RunRow, bool]:
+            self.limits.check_new_message(actor.id)
+            return self.store.create_run(new)
+
+        try:
+            run, created = await self.user_locks.one_at_a_time(actor.id, check_and_create)
+        except ConversationNotFound:
+            raise NotFound("conversation") from None
+        except MessageNotFound:
+            raise NotFound("message") from None
         if created:
             self.telemetry.run_created(run, content=request.content)
             self.runner.start(run)
@@ -286,14 +288,16 @@ class ChatService:
         run = await self.get_run(actor, run_id)
         if run.state not in CONTINUABLE_STATES or self.runner.is_running(run_id):
             raise Conflict("not_continuable", f"A {run.state} answer cannot be continued.")
-        async with self.user_locks.hold(actor.id):
-            await asyncio.to_thread(self.limits.check_continue, actor.id)
+        def check_and_claim() -> bool:
+            self.limits.check_continue(actor.id)
             # Claimed in the database: of two Continues at once, on any workers, one wins.
-            if not await asyncio.to_thread(self.leases.take_ended, run_id):
-                raise Conflict("not_continuable", "This answer is being continued already.")
-            run = await asyncio.to_thread(self.store.get_run, run_id)
-            text = await asyncio.to_thread(self.store.run_text, run_id)
-            self.runner.start(run, text_so_far=text)
+            return self.leases.take_ended(run_id)
+
+        if not await self.user_locks.one_at_a_time(actor.id, check_and_claim):
+            raise Conflict("not_continuable", "This answer is being continued already.")
+        run = await asyncio.to_thread(self.store.get_run, run_id)
+        text = await asyncio.to_thread(self.store.run_text, run_id)
+        self.runner.start(run, text_so_far=text)
         return run
 
     async def retry_run(self, actor: Actor, run_id: str, client_request_id: str | None = None) -> tuple[RunRow, bool]:
@@ -313,12 +317,14 @@ class ChatService:
         existing = await asyncio.to_thread(self.store.run_for_request, actor.id, crid)
         if existing is not None:
             return existing, False
-        async with self.user_locks.hold(actor.id):
-            await asyncio.to_thread(self.limits.check_new_message, actor.id)
-            new, created = await asyncio.to_thread(self.store.create_retry, run, crid)
-            if created:
-                self.telemetry.run_created(new, retry_of=run.id)
-                self.runner.start(new)
+        def check_and_create() -> tuple[RunRow, bool]:
+            self.limits.check_new_message(actor.id)
+            return self.store.create_retry(run, crid)
+
+        new, created = await self.user_locks.one_at_a_time(actor.id, check_and_create)
+        if created:
+            self.telemetry.run_created(new, retry_of=run.id)
+            self.runner.start(new)
         return new, created
 
     def _provider_label(self, name: str) -> str:

@@ -3,21 +3,27 @@
 A new answer is checked against the user's limits (limits.py counts in the database) and then
 created; two requests at once must not both pass a limit that only one of them fits. In one
 process an asyncio lock per user orders them. Several workers share a Postgres database: there
-the lock is also a Postgres advisory lock on the user, taken on a connection of its own and
-held until the new run is committed, so a request on another worker waits for it. (SQLite
-serves one process only, so its asyncio lock is the whole lock.)
+the step also holds a Postgres advisory lock on the user, from before the check until the new
+run is committed, so a request on another worker waits for it. (SQLite serves one process
+only, so its asyncio lock is the whole lock.)
+
+The advisory lock lives in a transaction of its own, held only while the step runs in one
+worker thread: the connections held at once stay bounded by the threads (each step uses at
+most one more for its queries), so lock holders can never take the whole pool.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 USER_LOCK_SPACE = 0x75736572  # "user": the first key of the two-key advisory locks taken here
+
+T = TypeVar("T")
 
 
 class UserLocks:
@@ -26,41 +32,19 @@ class UserLocks:
         self._shared = engine.dialect.name == "postgresql"
         self._local: dict[str, asyncio.Lock] = {}
 
-    @contextlib.asynccontextmanager
-    async def hold(self, user_id: str) -> AsyncIterator[None]:
+    async def one_at_a_time(self, user_id: str, step: Callable[[], T]) -> T:
+        """Run the blocking ``step`` (a limit check and what it allows) in a worker thread,
+        while no other step of this user runs on any worker."""
         async with self._local.setdefault(user_id, asyncio.Lock()):
-            if not self._shared:
-                yield
-                return
-            taking = asyncio.ensure_future(asyncio.to_thread(self._take, user_id))
-            try:
-                connection = await asyncio.shield(taking)
-            except asyncio.CancelledError:
-                # The request went away while waiting: give the lock back once it is taken.
-                taking.add_done_callback(_give_back_when_taken)
-                raise
-            try:
-                yield
-            finally:
-                await asyncio.to_thread(_give_back, connection)
+            return await asyncio.to_thread(self._across_workers, user_id, step)
 
-    def _take(self, user_id: str) -> Connection:
-        connection = self._engine.connect()
-        try:
+    def _across_workers(self, user_id: str, step: Callable[[], T]) -> T:
+        if not self._shared:
+            return step()
+        with self._engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:user_id))"),
                                {"space": USER_LOCK_SPACE, "user_id": user_id})
-        except BaseException:
-            connection.close()
-            raise
-        return connection
-
-
-def _give_back(connection: Connection) -> None:
-    """End the lock's transaction (the lock goes with it) and return the connection."""
-    with contextlib.closing(connection):
-        connection.rollback()
-
-
-def _give_back_when_taken(taking: asyncio.Future) -> None:
-    if not taking.cancelled() and taking.exception() is None:
-        asyncio.get_running_loop().run_in_executor(None, _give_back, taking.result())
+            try:
+                return step()
+            finally:
+                connection.rollback()  # ends the lock's transaction, and the lock with it
