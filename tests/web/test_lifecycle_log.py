@@ -15,46 +15,71 @@ from app.engine.lifecycle_log import LOGGER_NAME, JsonLinesFormatter
 from tests.conftest import provider_settings
 from tests.web import team as team_api
 from tests.fakes.upstream import Answer
+from tests.fakes.workers import WorkerDeployment
 from tests.sse_client import read_events
 from tests.web.test_upstream_resilience import ask, finish
 
+pytestmark = pytest.mark.workers
 QUESTION = "Please tell me about the lighthouse keeper"
 ANSWER = "Once upon a time a lighthouse keeper counted ships."
 
 
-class LineCollector(logging.Handler):
-    """The lines exactly as the lifecycle handler writes them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setFormatter(JsonLinesFormatter())
-        self.lines: list[str] = []
-        self._lock = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with self._lock:
-            self.lines.append(self.format(record))
-
-    def events(self) -> list[dict]:
-        with self._lock:
-            return [json.loads(line) for line in self.lines]
-
+class Lines:
     def wait_for(self, ready, timeout_s: float = 10.0) -> list[dict]:
         deadline = time.monotonic() + timeout_s
         while not ready(self.events()) and time.monotonic() < deadline:
             time.sleep(0.02)
         return self.events()
 
+    def events(self) -> list[dict]:
+        return [json.loads(line) for line in self.lines]
+
+
+class LineCollector(Lines, logging.Handler):
+    """The lines exactly as the lifecycle handler of this process writes them."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+        self.setFormatter(JsonLinesFormatter())
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._lock:
+            self._lines.append(self.format(record))
+
+    @property
+    def lines(self) -> list[str]:
+        with self._lock:
+            return list(self._lines)
+
+
+class WorkerLines(Lines):
+    """The lifecycle lines of every worker of a deployment, in the order of their timestamps,
+    as an operator reads them merged (each worker writes its own; one run's lines may come
+    from several: its answer from one, its event streams from others)."""
+
+    def __init__(self, deployment: WorkerDeployment) -> None:
+        self._logs = [worker.log for worker in deployment.workers]
+
+    @property
+    def lines(self) -> list[str]:
+        found = [line for log in self._logs for line in log.read_text(errors="replace").splitlines()
+                 if line.startswith('{"ts":') and line.endswith("}")]
+        return sorted(found, key=lambda line: json.loads(line)["ts"])  # stable: one worker's stay in order
+
 
 @pytest.fixture
 def lifecycle_lines():
-    """Collect the lifecycle lines; attach after the servers start (their logging set-up
-    resets loggers)."""
+    """``lifecycle_lines(server)`` → its lifecycle lines from now on. In this process, attached
+    after the server started (its logging set-up resets loggers); for workers, their logs."""
     logger = logging.getLogger(LOGGER_NAME)
     collector = LineCollector()
     level = logger.level
 
-    def attach() -> LineCollector:
+    def attach(server) -> Lines:
+        if isinstance(server, WorkerDeployment):
+            return WorkerLines(server)
         logger.setLevel(logging.INFO)
         logger.addHandler(collector)
         return collector
@@ -68,8 +93,8 @@ def two_runs(api_against, upstream, lifecycle_lines, **overrides):
     """A run refused with a key-echoing 401, then one that answers; the lines of both."""
     canary = "sk-CANARY-" + uuid.uuid4().hex
     upstream.set_script(Answer(status=401, echo_key_in_401=True))
-    base = api_against(upstream, **{**provider_settings(upstream, "openai", key=canary), **overrides}).url
-    lines = lifecycle_lines()
+    server = api_against(upstream, **{**provider_settings(upstream, "openai", key=canary), **overrides})
+    base, lines = server.url, lifecycle_lines(server)
     refused, _ = finish(base, ask(base, QUESTION))
     assert refused["state"] == "failed"
     assert canary in str(upstream.calls[0]["headers"])  # it was sent, so the test could fail
@@ -133,8 +158,8 @@ def test_message_text_is_logged_only_when_asked_and_the_key_still_never(api_agai
 
 def test_a_reconnect_logs_its_resume_point(api_against, upstream, lifecycle_lines):
     upstream.set_script(Answer(text=ANSWER * 20, chunk_chars=8, delay_s=0.005))
-    base = api_against(upstream).url
-    lines = lifecycle_lines()
+    server = api_against(upstream)
+    base, lines = server.url, lifecycle_lines(server)
     run_id = ask(base)
     first = read_events(base, run_id, stop_after=2)
     resumed_after = int(first.events[-1][0])
@@ -144,20 +169,18 @@ def test_a_reconnect_logs_its_resume_point(api_against, upstream, lifecycle_line
     assert [e["closed_by"] for e in of(events, run_id, "stream_close")] == ["client", "server"]
 
 
-def test_lines_name_the_user_whose_run_it_is(settings, upstream, lifecycle_lines):
+def test_lines_name_the_user_whose_run_it_is(api_against, upstream, lifecycle_lines):
     upstream.set_script(Answer(text=ANSWER))
-    team, server = team_api.start_team(settings, upstream)
-    try:
-        team.sign_up("admin")  # the first account takes over the local user
-        alice = team.sign_up("alice")
-        alice_id = alice.get("/api/me").json()["id"]
-        collector = lifecycle_lines()
-        run_id = team_api.ask(alice, QUESTION).json()["run_id"]
-        with alice.stream("GET", f"/api/runs/{run_id}/events") as stream:
-            stream.read()
-        lines = collector.wait_for(lambda events: of(events, run_id, "stream_close"))
-    finally:
-        server.__exit__(None, None, None)
+    server = api_against(upstream, **team_api.TEAM_SETTINGS)
+    team = team_api.Team(server.url, upstream)
+    team.sign_up("admin")  # the first account takes over the local user
+    alice = team.sign_up("alice")
+    alice_id = alice.get("/api/me").json()["id"]
+    collector = lifecycle_lines(server)
+    run_id = team_api.ask(alice, QUESTION).json()["run_id"]
+    with alice.stream("GET", f"/api/runs/{run_id}/events") as stream:
+        stream.read()
+    lines = collector.wait_for(lambda events: of(events, run_id, "stream_close"))
     mine = [line for line in lines if line.get("run_id") == run_id]
     assert {"run_created", "attempt_start", "run_end", "stream_open", "stream_close"} <= {line["event"] for line in mine}
     assert {line["user_id"] for line in mine} == {alice_id}
