@@ -192,6 +192,7 @@ class ChatService:
             if existing is not None:  # a resend (double click, retried POST): the same run
                 return existing, False
         new = await self._new_run(actor, request)
+
         def check_and_create() -> tuple[RunRow, bool]:
             self.limits.check_new_message(actor.id)
             return self.store.create_run(new)
@@ -288,6 +289,7 @@ class ChatService:
         run = await self.get_run(actor, run_id)
         if run.state not in CONTINUABLE_STATES or self.runner.is_running(run_id):
             raise Conflict("not_continuable", f"A {run.state} answer cannot be continued.")
+
         def check_and_claim() -> bool:
             self.limits.check_continue(actor.id)
             # Claimed in the database: of two Continues at once, on any workers, one wins.
@@ -317,6 +319,7 @@ class ChatService:
         existing = await asyncio.to_thread(self.store.run_for_request, actor.id, crid)
         if existing is not None:
             return existing, False
+
         def check_and_create() -> tuple[RunRow, bool]:
             self.limits.check_new_message(actor.id)
             return self.store.create_retry(run, crid)
