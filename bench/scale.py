@@ -242,16 +242,22 @@ def _cpu_text(step: Step) -> str:
     return f"{used} in {step.wall_s:.1f} s ({sum(step.cpu_s.values()) / step.wall_s:.2f} cores busy)"
 
 
+def _workers(count: int) -> str:
+    """``1_worker``, ``3_workers``: a deployment in the row's detail names."""
+    return f"{count}_worker" + ("" if count == 1 else "s")
+
+
 def row(steps: dict[int, list[Step]], direct_p99s: list[float]) -> dict:
     """The M3/scale row: the ratio of capacities, each step's lags, and the CPU split of the
     top steps (the last that held and the one that failed) of each deployment."""
-    one, many = (capacity(steps[count]) for count in WORKER_COUNTS)
+    capacities = {count: capacity(steps[count]) for count in WORKER_COUNTS}
+    one, many = capacities.values()
     ratio = many / one if one else float("nan")
-    details: dict = {"capacity_1_worker": one, f"capacity_{WORKER_COUNTS[1]}_workers": many,
-                     "step_s": STEP_S, "lags_from_s": STEADY_AFTER_S,
-                     "direct_p99_ms": "; ".join(f"{streams}: {p99:.0f}" for streams, p99 in zip(LADDER, direct_p99s))}
+    details: dict = {f"capacity_{_workers(count)}": held for count, held in capacities.items()}
+    details.update(step_s=STEP_S, lags_from_s=STEADY_AFTER_S,
+                   direct_p99_ms="; ".join(f"{streams}: {p99:.0f}" for streams, p99 in zip(LADDER, direct_p99s)))
     for count in WORKER_COUNTS:
-        name = "1_worker" if count == 1 else f"{count}_workers"
+        name = _workers(count)
         details[f"steps_{name}_p50_p99_ms"] = _ladder_text(steps[count])
         for step in steps[count][-2:]:
             details[f"cpu_s_{name}_at_{step.streams}"] = _cpu_text(step)
