@@ -19,7 +19,7 @@ The direct read and the two deployments take each step in turn, so that the mach
 work falls on all of them. Lags count the tokens due ``STEADY_AFTER_S`` or later into each
 stream: what a deployment carries, not how a stream starts (falling behind counts every
 token). Each step records the CPU seconds of every process on the streams' path and of the
-rest of the machine, and each worker's event-log commits (their rate and mean duration).
+rest of the machine, and the deployment's event-log commits (their rate and mean duration).
 """
 
 from __future__ import annotations
@@ -79,14 +79,11 @@ class Deployment:
                     fake=procs.cpu_seconds(upstream_pid), client=procs.cpu_seconds(os.getpid()))
         return used
 
-    async def commits(self) -> dict[str, tuple[float, float]]:
-        """Each worker's event-log commits so far and the seconds they took (its ``/metrics``)."""
-        totals = {}
-        for number, worker in enumerate(self.workers.workers, 1):
-            samples = await client.read_metrics(worker.port, {USER_HEADER: ADMIN})
-            totals[f"worker{number}"] = (samples["unbroken_log_commit_seconds_count"],
-                                         samples["unbroken_log_commit_seconds_sum"])
-        return totals
+    async def commits(self) -> tuple[float, float]:
+        """The deployment's event-log commits so far and the seconds they took: any worker's
+        ``/metrics`` counts every worker's (their metrics are shared, as ``scripts/run`` has them)."""
+        samples = await client.read_metrics(self.workers.port, {USER_HEADER: ADMIN})
+        return samples["unbroken_log_commit_seconds_count"], samples["unbroken_log_commit_seconds_sum"]
 
 
 @dataclasses.dataclass
@@ -99,7 +96,7 @@ class Step:
     direct_p99_ms: float
     wall_s: float
     cpu_s: dict[str, float]
-    commits: dict[str, tuple[float, float]]  # per worker: commits and their seconds during the step
+    commits: tuple[float, float]  # the deployment's commits and their seconds during the step
     retake_of: Step | None = None  # the try before this one, which failed
 
     def lag_ms(self, q: float) -> float:
@@ -165,8 +162,7 @@ async def take_step(deployment: Deployment, upstream_port: int, upstream_pid: in
     used = {name: after[name] - before[name] for name in after}
     # Counted in clock ticks, the difference can come out a hair below 0 when the rest is idle.
     used["other"] = max(0.0, machine - machine_before - sum(used.values()))
-    commits = {name: (commits_after[name][0] - commits_before[name][0], commits_after[name][1] - commits_before[name][1])
-               for name in commits_after}
+    commits = (commits_after[0] - commits_before[0], commits_after[1] - commits_before[1])
     return Step(streams, app, direct_p99_ms, wall_s, used, commits)
 
 
@@ -231,9 +227,10 @@ def _ladder_text(steps: list[Step]) -> str:
 
 
 def _commits_text(step: Step) -> str:
-    """Each worker's event-log commits per second during a step and their mean duration."""
-    return ", ".join(f"{name} {count / step.wall_s:.1f}/s of {seconds / count * 1000 if count else 0:.0f} ms"
-                     for name, (count, seconds) in step.commits.items())
+    """The deployment's event-log commits per second during a step (all workers') and their
+    mean duration."""
+    count, seconds = step.commits
+    return f"{count / step.wall_s:.1f}/s of {seconds / count * 1000 if count else 0:.0f} ms"
 
 
 def _cpu_text(step: Step) -> str:

@@ -33,7 +33,7 @@ from app.engine.lifecycle_log import LifecycleLog, install_handler
 from app.engine.limits import RunLimits
 from app.engine.log import EventLog
 from app.engine.login_throttle import LoginThrottle
-from app.engine.metrics import Metrics
+from app.engine.metrics import Metrics, shared_folder
 from app.engine.provider_settings import KEY_PREFIX, PROVIDERS, check_changes, effective, views, with_changes
 from app.engine.providers import Provider, ProviderRegistry, build_registry
 from app.engine.providers.transport import asyncio_transport
@@ -87,7 +87,7 @@ class ChatService:
         self._keeper: asyncio.Task | None = None
         self._http: httpx.AsyncClient | None = None
         self._writer: asyncio.Task | None = None
-        self._side_work: set[asyncio.Task] = set()  # title suggestions: cancelled at close
+        self._side_work: set[asyncio.Task] = set()  # title suggestions, metrics sharing: cancelled at close
         # Metrics on a registry of this service's own; lifecycle lines without message text
         # unless UNBROKEN_LOG_CONTENT is on, and never a key.
         self.secrets = settings.secrets()  # every key configured or entered since start: masked
@@ -112,6 +112,10 @@ class ChatService:
             await self.fanout.start()
         self.log = EventLog(self.store, self.settings.log_flush_interval_s, self.telemetry, remote=self.fanout)
         self._writer = asyncio.create_task(self.log.run_writer(), name="event-log-writer")
+        metrics_folder = shared_folder()
+        if metrics_folder is not None:  # several workers: each one's /metrics shows them all
+            self._side_work.add(asyncio.create_task(self.telemetry.metrics.keep_shared(metrics_folder),
+                                                    name="metrics-sharing"))
         # No second, hidden gate: the providers' own concurrency limits (gate.py) decide how
         # many streams run; httpx's default of 100 connections made stream 101 wait unseen.
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=self.settings.provider_concurrency)

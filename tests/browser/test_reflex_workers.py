@@ -13,7 +13,8 @@ the app's port: the build names it, as in test_behind_nginx.py).
 - Stop in one of two tabs stops the answer in both, Continue goes on to the exact text;
 - three workers each with a worker id of its own process (a service built before granian
   forked once named them all after the supervisor), the tab's Reflex state in Redis (Reflex
-  reads REDIS_URL through rxconfig.py), and tabs answered by more than one worker.
+  reads REDIS_URL through rxconfig.py), and tabs answered by more than one worker, all of
+  whose answers any worker's ``/metrics`` counts.
 
 Runs against the session's ``workers_app`` (tests/browser/conftest.py: a copy of the
 checkout with its own build, a fresh database of the test Postgres cluster, the test
@@ -35,6 +36,7 @@ from tests.browser.clipboard import wait_for_clipboard
 from tests.browser.conftest import WORKERS
 from tests.browser.test_chat_page import ANSWER, END_OF_DEMO, ask, run_of, wait_state
 from tests.browser.test_survival import stop_in_the_second_of_two_tabs, text_of
+from tests.metrics_scrape import scrape, scrape_until
 
 pytestmark = pytest.mark.browser
 
@@ -147,6 +149,7 @@ def test_three_worker_processes_each_with_its_own_engine_and_the_page_state_in_r
 
     # The worker whose websocket got a tab's Send answers its question (the run's owner): tabs
     # of their own, with a connection each, until two workers answered.
+    runs_before = counted_by_every_scrape(workers_app.url)
     owners: set[str] = set()
     for number in range(MAX_TABS):
         tab = browser.new_context()
@@ -159,3 +162,15 @@ def test_three_worker_processes_each_with_its_own_engine_and_the_page_state_in_r
             break
     assert len(owners) >= 2, f"{MAX_TABS} tabs were all answered by {owners}"
     assert owners <= workers
+    # Whichever worker a scrape reaches counts every worker's answers (scripts/run shares them).
+    asked = number + 1
+    scrape_until(workers_app.url, lambda s: s.value("unbroken_runs_total") - runs_before >= asked)
+    assert counted_by_every_scrape(workers_app.url) - runs_before == asked
+
+
+def counted_by_every_scrape(url: str, scrapes: int = 6) -> float:
+    """``unbroken_runs_total`` the same in several scrapes, each reaching whichever worker the
+    kernel gives its new connection: one worker's own count would differ from another's."""
+    counts = {scrape(url).value("unbroken_runs_total") for _ in range(scrapes)}
+    assert len(counts) == 1, f"scrapes disagree: {counts}"
+    return counts.pop()

@@ -1,11 +1,16 @@
-"""The metric objects: a registry per service, and gates read at scrape time."""
+"""The metric objects: a registry per service, gates read at scrape time, and the folder
+several workers share (only the live gauges of a dead worker are forgotten)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import time
+from pathlib import Path
 
 from app.engine.gate import CircuitBreaker, SlotQueue
-from app.engine.metrics import Metrics
+from app.engine.metrics import Metrics, forget_dead_workers
 from tests.metrics_scrape import Scrape
 
 
@@ -61,3 +66,20 @@ async def test_the_queue_length_and_active_streams_follow_the_slots():
     await task
     after = scraped(metrics)
     assert (after.value("unbroken_upstream_active_streams"), after.value("unbroken_upstream_queue_length")) == (0, 0)
+
+
+def test_a_dead_workers_live_gauges_are_forgotten_and_its_counts_kept(tmp_path):
+    dead = subprocess.Popen(["true"])  # exits at once and stays a zombie until waited for
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{dead.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child did not exit"
+            time.sleep(0.01)
+        for name in (f"gauge_livesum_{dead.pid}.db", f"gauge_livemax_{dead.pid}.db", f"counter_{dead.pid}.db",
+                     f"gauge_livesum_{os.getpid()}.db"):
+            (tmp_path / name).touch()
+        forget_dead_workers(tmp_path)
+    finally:
+        dead.wait()
+    assert sorted(file.name for file in tmp_path.iterdir()) == sorted([f"counter_{dead.pid}.db",
+                                                                       f"gauge_livesum_{os.getpid()}.db"])

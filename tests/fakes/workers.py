@@ -5,7 +5,8 @@
 should name a Postgres ``database_url`` and a ``redis_url``), waits until each answers, and
 puts nginx in front running deploy/nginx/unbroken.conf with one ``server`` line per worker:
 each new connection goes to the next worker in turn. ``url`` / ``port`` are nginx's. Each
-worker's output (its lifecycle log: JSON lines) is kept in ``folder``.
+worker's output (its lifecycle log: JSON lines) is kept in ``folder``, and their metrics in
+``folder/metrics``: any worker's ``/metrics`` shows the whole deployment's.
 
 Workers are forked by multiprocessing's fork server, which imported the app once for the
 whole session: a worker starts without a second of imports of its own (the ``[workers]``
@@ -102,10 +103,12 @@ class WorkerDeployment:
         from tests.fakes.api_worker import serve
 
         self.folder.mkdir(parents=True, exist_ok=True)
+        metrics = self.folder / "metrics"
+        metrics.mkdir(exist_ok=True)
         given = settings_json(self.settings)
         for number in range(self.count):  # all at once, as a deployment starts: they migrate in turn
             port, log = free_port(), self.folder / f"worker{number}.log"
-            process = _FORK_SERVER.Process(target=serve, args=(given, port, str(log)), daemon=True)
+            process = _FORK_SERVER.Process(target=serve, args=(given, port, str(log), str(metrics)), daemon=True)
             process.start()
             self.workers.append(WorkerProcess(port, process, log))
         try:

@@ -9,7 +9,9 @@ sends each new connection to the next worker in turn.
 - an SSE client that reconnects every few events lands on every worker in turn and gets the
   exact text, each event once;
 - ``kill -9`` of the worker answering a run mid-answer: another worker takes the run over
-  within 10 s, and the text ends complete with nothing doubled.
+  within 10 s, and the text ends complete with nothing doubled;
+- every worker's ``/metrics`` shows the whole deployment, and a killed worker's open
+  streams leave the gauge while its counts stay.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import time
 import httpx
 import pytest
 
+from app.engine.metrics import SHARED_REFRESH_S
 from app.engine.providers.demo import demo_answer
 from app.settings import Settings
 from tests.fakes.workers import WorkerDeployment
+from tests.metrics_scrape import scrape, scrape_until
 from tests.sse_client import read_events
 
 WORKERS = 3
@@ -99,3 +103,19 @@ def test_kill_9_of_the_answering_worker_hands_the_run_to_another_within_10_s(dep
     assert (final["state"], final["text"]) == ("complete", demo_answer(question))
     assert "server_restart" in [a.get("outcome") for a in final["attempts"]]
     assert took_s < TAKEOVER_LIMIT_S
+
+
+def test_every_worker_shows_the_whole_deployments_metrics_and_forgets_a_killed_ones_streams(deployment):
+    run_id = ask(deployment.url, "Count me on every worker")
+    with httpx.Client(timeout=10) as client, client.stream("GET", f"{deployment.url}/api/runs/{run_id}/events") as response:
+        chunks = response.iter_raw()  # kept: a dropped iterator would close the response
+        next(chunks)
+        holder = next(worker for worker in deployment.workers if worker.streams_opened(run_id))
+        for worker in deployment.workers:  # each worker, not through nginx
+            assert scrape(f"http://127.0.0.1:{worker.port}").value("unbroken_sse_streams_open") == 1
+        holder.kill()
+        survivor = next(worker for worker in deployment.workers if worker is not holder)
+        after = scrape_until(f"http://127.0.0.1:{survivor.port}",
+                             lambda s: s.value("unbroken_sse_streams_open") == 0, timeout_s=5 * SHARED_REFRESH_S)
+    assert after.value("unbroken_sse_streams_open") == 0
+    assert after.value("unbroken_sse_streams_opened_total") == 1  # the dead worker's count stays

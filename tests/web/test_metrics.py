@@ -1,9 +1,11 @@
 """``GET /metrics`` after a run that had it all: a 429, a drop mid-answer continued by a
-second request, and an event-stream client that reconnected with ``Last-Event-ID``."""
+second request, and an event-stream client that reconnected with ``Last-Event-ID``. Against
+three workers (``[workers]``) each scrape reaches the next worker, and shows them all."""
 
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.fakes.upstream import Answer
 from tests.metrics_scrape import scrape, scrape_until
@@ -13,6 +15,7 @@ from tests.web.test_upstream_resilience import FULL, ask
 CHUNK, DROPPED_AFTER = 10, 40
 
 
+@pytest.mark.workers
 def test_metrics_count_a_troubled_run_and_its_reconnect(api_against, upstream):
     upstream.set_script(
         Answer(status=429),  # no Retry-After: the backoff's short wait
@@ -62,6 +65,7 @@ def test_metrics_count_a_troubled_run_and_its_reconnect(api_against, upstream):
     assert after.value("unbroken_upstream_active_streams", provider="openai") == 0
 
 
+@pytest.mark.workers
 def test_an_open_stream_shows_in_the_gauge_until_it_closes(api_against, upstream):
     upstream.set_script(Answer(text=FULL, chunk_chars=CHUNK, delay_s=0.02))
     base = api_against(upstream).url
