@@ -408,9 +408,12 @@ class _Drive:
         try:
             gate.breaker.check()
             async with gate.slots.slot(queued):
-                detail = "Continuing from where it stopped" if prefix else f"Asking {provider.label}"
+                # An ended answer goes on by continuing, even one stopped before its first text
+                # (its empty prefix asks anew).
+                continuing = bool(prefix) or self.state.is_terminal
+                detail = "Continuing from where it stopped" if continuing else f"Asking {provider.label}"
                 self.move(
-                    RunState.CONTINUING if prefix else RunState.CONNECTING,
+                    RunState.CONTINUING if continuing else RunState.CONNECTING,
                     attempt=number, max_attempts=r._policy.max_attempts,
                     detail=f"{detail} without streaming: {plain}" if plain else detail,
                 )

@@ -277,6 +277,19 @@ async def test_continue_goes_on_after_a_stop_in_the_same_log(make_service):
     assert provider.requests[1].prefix == "Part one. "
 
 
+
+async def test_an_answer_stopped_before_its_first_text_continues_by_asking_anew(make_service):
+    service, provider = await make_service([Pause()], [TextDelta("The answer."), StreamEnd("stop")])
+    run_id = await start(service)
+    await provider.paused.wait()
+    await service.stop_run(LOCAL, run_id)
+    await service.continue_run(LOCAL, run_id)
+    events = await events_of(service, run_id)
+    assert states_of(events) == ["connecting", "stopped", "continuing", "streaming", "complete"]
+    view = await service.run_view(LOCAL, run_id)
+    assert (view["state"], view["text"]) == ("complete", "The answer.")
+    assert provider.requests[1].prefix == ""
+
 async def test_a_complete_answer_cannot_be_continued(make_service):
     from app.engine.run_input import Conflict
 
