@@ -297,9 +297,11 @@ class Store:
             return sorted(connection.execute(query).scalars())
 
     def unfinished_count(self, user_id: str) -> int:
-        """The user's runs not yet ended (queued, streaming, waiting to retry …)."""
+        """The user's runs not yet ended (queued, streaming, waiting to retry …), and the ended
+        ones a worker holds to continue (Continue's claim comes a moment before the new state)."""
+        ended = Run.state.in_([str(state) for state in TERMINAL_STATES])
         query = select(sqlalchemy.func.count()).select_from(Run).where(
-            Run.user_id == user_id, Run.state.not_in([str(state) for state in TERMINAL_STATES]))
+            Run.user_id == user_id, sqlalchemy.or_(~ended, Run.lease_until > self.worker.clock()))
         with self.engine.connect() as connection:
             return int(connection.execute(query).scalar())
 

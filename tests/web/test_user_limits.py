@@ -46,6 +46,31 @@ def test_requests_sent_at_once_start_no_more_answers_than_the_limit(team_of, ups
     wait_until(lambda: len(upstream.calls) == 2, what="both answers upstream")
 
 
+
+def test_a_continue_and_a_new_message_at_once_start_no_more_answers_than_the_limit(team_of, upstream):
+    """Continue claims a stopped answer before its runner writes a new state: the claim counts
+    against the limit from that moment, so a message sent at the same time cannot slip past it."""
+    upstream.set_script(SLOW)
+    alice = team_of(concurrent_runs=1).sign_up("alice")
+    for attempt in range(3):  # each pair starts one answer: stop it, and the next pair continues it
+        first = ask(alice, f"one {attempt}")
+        assert first.status_code == 201
+        run_id = first.json()["run_id"]
+        wait_until(lambda: upstream.calls, what="the answer upstream")
+        alice.post(f"/api/runs/{run_id}/stop")
+        wait_ended(alice, run_id)
+        with ThreadPoolExecutor(2) as pool:
+            continued = pool.submit(alice.post, f"/api/runs/{run_id}/continue")
+            new = pool.submit(ask, alice, f"two {attempt}")
+            responses = [continued.result(), new.result()]
+        assert sorted(response.status_code for response in responses) in ([200, 429], [201, 429]), \
+            [(response.status_code, response.text) for response in responses]
+        for response in responses:  # the one that started: stopped again, for the next pair
+            if response.status_code != 429:
+                started = response.json()["run_id"]
+                alice.post(f"/api/runs/{started}/stop")
+                wait_ended(alice, started)
+
 def test_the_sixty_first_message_in_a_minute_is_refused_before_the_upstream_is_called(team_of, upstream):
     upstream.set_script(Answer(text="ok"))
     team = team_of(concurrent_runs=100)
