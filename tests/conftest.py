@@ -5,13 +5,14 @@ Every test that uses the database (``database_url``, hence ``settings``, ``servi
 of a throwaway Postgres cluster (``tests/fakes/postgres.py``), ids ``[sqlite]`` and
 ``[postgres]``. A test about SQLite itself is marked ``sqlite_only``. The API tests of runs
 and conversations (protocol, resume, polling, upstream troubles, fallback, token cap, titles,
-timeline, conversations, lifecycle log) and of a team (accounts, sign-in, admin, limits,
-isolation, the gate: ``team_of``) are marked ``workers``: they run as ``[workers]`` instead of ``[postgres]``, where
-``api_against`` is three worker processes on Postgres and Redis behind nginx
-(``tests/fakes/workers.py``), each request and reconnect on the next worker (one process on
-Postgres is what the engine tests and the other API tests run on). Not marked: the API tests
-of one process's own state (its metrics, chaos switch, open-stream count and diagnostics:
-each worker has its own) and those that need a server in this process. If Postgres
+timeline, conversations, lifecycle log, metrics: any worker's shows them all) and of a team
+(accounts, sign-in, admin, limits, isolation, the gate: ``team_of``) are marked ``workers``:
+they run as ``[workers]`` instead of ``[postgres]``, where ``api_against`` is three worker
+processes on Postgres and Redis behind nginx (``tests/fakes/workers.py``), each request and
+reconnect on the next worker (one process on Postgres is what the engine tests and the other
+API tests run on). Not marked: the API tests of one process's own state (its chaos switch,
+the diagnostics' open-stream counts: each worker has its own) and those that need a server
+in this process. If Postgres
 or Redis cannot start, their tests fail; ``UNBROKEN_TEST_DATABASES=sqlite`` leaves them out
 on purpose (a quicker local run; ``scripts/test`` always runs every kind).
 """
