@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.fakes.tcp_proxy import TCPProxy
 
@@ -41,7 +43,28 @@ def wait_connection(answer, state: str, timeout_ms: int = 30_000) -> None:
 
 def _wait_attribute(answer, name: str, value: str, timeout_ms: int) -> None:
     run_id = answer.get_attribute("data-run-id")
-    answer.page.wait_for_selector(f'{ANSWER}[data-run-id="{run_id}"][{name}="{value}"]', timeout=timeout_ms)
+    try:
+        answer.page.wait_for_selector(f'{ANSWER}[data-run-id="{run_id}"][{name}="{value}"]', timeout=timeout_ms)
+    except PlaywrightTimeoutError:
+        raise AssertionError(f"answer {run_id} never had {name}={value}\n{_what_happened(answer.page, run_id)}") from None
+
+
+def _what_happened(page, run_id: str) -> str:
+    """For a failed wait: the answer as the page shows it, and the run's timeline on the server
+    (its events and the page's connection log; asked through the page's origin, so best effort
+    when a test's proxy is down)."""
+    shown = page.evaluate(
+        """id => [...document.querySelectorAll('[data-testid="assistant-message"]')]
+             .filter(el => el.dataset.runId === id)
+             .map(el => ({state: el.dataset.runState, conn: el.dataset.connState, text: el.innerText.slice(-300)}))""",
+        run_id,
+    )
+    origin = urlsplit(page.url)
+    try:
+        timeline = httpx.get(f"{origin.scheme}://{origin.netloc}/api/runs/{run_id}/timeline", timeout=5).text[-4000:]
+    except httpx.HTTPError as exc:
+        timeline = f"(timeline not reachable: {exc!r})"
+    return f"the page shows: {shown}\nthe server's timeline: {timeline}"
 
 
 def rendered_from_database(context, url: str) -> str:
