@@ -269,12 +269,16 @@ def _message(message: MessageItem) -> rx.Component:
 
 
 def _composer() -> rx.Component:
+    # Until the page has loaded its state (Reflex's on_load), a message cannot be typed or sent:
+    # sent earlier, it was handled before the load, which then reset what it had set (its notice).
+    ready = rx.State.is_hydrated
     return rx.form(
         rx.el.textarea(
             name="content",
-            placeholder="Ask anything — Enter sends, Shift+Enter adds a line",
+            placeholder=rx.cond(ready, "Ask anything — Enter sends, Shift+Enter adds a line", "Connecting…"),
             custom_attrs={"aria-label": "Message"},
-            enter_key_submit=True,
+            read_only=~ready,
+            enter_key_submit=ready,
             auto_focus=True,
             rows=3,
             class_name="ub-composer-input",
@@ -289,7 +293,8 @@ def _composer() -> rx.Component:
             custom_attrs={"aria-label": "Model"},
             class_name="ub-model-picker",
         ),
-        rx.el.button("Send", type="submit", custom_attrs={"aria-label": "Send"}, class_name="ub-button ub-send"),
+        rx.el.button("Send", type="submit", disabled=~ready, custom_attrs={"aria-label": "Send"},
+                     class_name="ub-button ub-send"),
         on_submit=ChatState.send,
         reset_on_submit=True,
         class_name="ub-composer",

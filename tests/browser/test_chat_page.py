@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 from tests.fakes.tcp_proxy import TCPProxy
 
@@ -188,11 +190,37 @@ def test_stop_keeps_the_partial_answer(app_server, context, screenshot):
     assert rendered_from_database(context, page.url) == final
 
 
-def test_an_empty_message_gets_a_clear_notice_and_sends_nothing(app_server, context):
+def test_nothing_is_sent_before_the_page_has_loaded_and_an_empty_message_gets_a_notice(app_server, context):
+    """Sent before the page's load (Reflex's on_load) had run, a message was handled first and
+    the load then cleared what it showed. The page's websocket is held here until the test lets
+    it through, so the page stays unloaded as long as the test looks."""
     page = context.new_page()
+    held, gate = [], {"open": False}
+
+    def hold_server_frames(ws):
+        server = ws.connect_to_server()
+        server.on_message(lambda frame: ws.send(frame) if gate["open"] else held.append((ws, frame)))
+
+    page.route_web_socket(re.compile(r"/_event/"), hold_server_frames)
     page.goto(app_server.url)
-    page.fill('textarea[aria-label="Message"]', "   ")
-    page.click('button[aria-label="Send"]')
+    deadline = time.monotonic() + 30
+    while not held:  # the websocket is open, and the server's answers wait
+        assert time.monotonic() < deadline, "the page opened no websocket"
+        page.wait_for_timeout(50)
+    composer, send = page.locator('textarea[aria-label="Message"]'), page.locator('button[aria-label="Send"]')
+    expect(composer).not_to_be_editable()
+    expect(composer).to_have_attribute("placeholder", "Connecting…")
+    expect(send).to_be_disabled()
+    composer.focus()
+    page.keyboard.type("   ")
+    page.keyboard.press("Enter")
+    expect(composer).to_have_value("")
+    while held:  # the frames in their order, then the rest as they come
+        ws, frame = held.pop(0)
+        ws.send(frame)
+    gate["open"] = True
+    expect(composer).to_be_editable(timeout=30_000)
+    composer.fill("   ")
+    send.click()
     page.wait_for_selector('[role="alert"]:has-text("The message is empty.")')
-    assert page.locator(ANSWER).count() == 0
-    assert page.url.rstrip("/") == app_server.url
+    assert page.locator(ANSWER).count() == 0 and page.url.rstrip("/") == app_server.url
