@@ -15,7 +15,7 @@ import reflex as rx
 
 from app.engine.accounts import AccountError
 from app.runtime import chat_service
-from app.ui.page_frame import notices, page_header
+from app.ui.page_frame import notices, once_loaded, page_header
 from app.ui.signed_in import SIGN_IN, event_actor
 
 
@@ -104,21 +104,23 @@ def account_page() -> rx.Component:
     return rx.el.main(
         page_header("Account · ", AccountState.user_name),
         *notices(AccountState.notice),
-        rx.el.section(
-            rx.el.h2("API tokens", class_name="ub-diag-section-title"),
-            rx.el.p("A token lets a script use the HTTP API as you.", class_name="ub-hint"),
-            rx.form(
-                rx.el.input(name="name", placeholder="What it is for, e.g. laptop script", max_length=100,
-                            class_name="ub-search", custom_attrs={"aria-label": "Token name"}),
-                rx.el.button("Create token", type="submit", class_name="ub-button"),
-                on_submit=AccountState.create_token,
-                reset_on_submit=True,
-                class_name="ub-row",
+        once_loaded(
+            rx.el.section(
+                rx.el.h2("API tokens", class_name="ub-diag-section-title"),
+                rx.el.p("A token lets a script use the HTTP API as you.", class_name="ub-hint"),
+                rx.form(
+                    rx.el.input(name="name", placeholder="What it is for, e.g. laptop script", max_length=100,
+                                class_name="ub-search", custom_attrs={"aria-label": "Token name"}),
+                    rx.el.button("Create token", type="submit", class_name="ub-button"),
+                    on_submit=AccountState.create_token,
+                    reset_on_submit=True,
+                    class_name="ub-row",
+                ),
+                _new_token(),
+                rx.el.ul(rx.foreach(AccountState.tokens, _token), class_name="ub-admin-list"),
+                class_name="ub-admin-section",
+                custom_attrs={"aria-label": "API tokens"},
             ),
-            _new_token(),
-            rx.el.ul(rx.foreach(AccountState.tokens, _token), class_name="ub-admin-list"),
-            class_name="ub-admin-section",
-            custom_attrs={"aria-label": "API tokens"},
         ),
         class_name="ub-main ub-admin-page",
     )

@@ -11,7 +11,7 @@ import reflex as rx
 
 from app.settings import SIGNUP_MODES
 from app.ui.admin_state import AdminState, ProviderItem, UserItem
-from app.ui.page_frame import notices, page_header
+from app.ui.page_frame import notices, once_loaded, page_header
 
 
 def _button(label: str, aria_label: str, on_click) -> rx.Component:
@@ -170,8 +170,6 @@ def admin_page() -> rx.Component:
     return rx.el.main(
         page_header("Admin"),
         *notices(AdminState.notice, AdminState.saved),
-        _users(),
-        _signup(),
-        _providers(),
+        once_loaded(_users(), _signup(), _providers()),
         class_name="ub-main ub-admin-page",
     )

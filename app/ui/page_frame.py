@@ -14,6 +14,13 @@ def page_header(*title) -> rx.Component:
     )
 
 
+def once_loaded(*children) -> rx.Component:
+    """The page's forms, disabled until the page has loaded its state (Reflex's on_load): an
+    action taken earlier was handled first and the load then reset what it showed, e.g. a new
+    API token, which is shown only once."""
+    return rx.el.fieldset(*children, disabled=~rx.State.is_hydrated, class_name="ub-fieldset")
+
+
 def notices(notice, saved=None) -> list[rx.Component]:
     """A refusal (``role=alert``) and, when given, what was just saved (``role=status``)."""
     shown = [rx.cond(notice != "", rx.el.div(notice, class_name="ub-notice", role="alert"))]

@@ -8,6 +8,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.held_websocket import HeldWebsocket
+
 pytestmark = pytest.mark.browser
 
 SECRET = "sk-typed-on-the-admin-page-4f9a1c"
@@ -33,7 +35,11 @@ def test_the_admin_invites_sets_limits_and_enters_a_key_that_never_comes_back(ap
                                                                               screenshot):
     page = context.new_page()
     frames = received_frames(page)
+    websocket = HeldWebsocket(page)
     page.goto(f"{app_server.url}/admin")
+    websocket.wait_held()
+    expect(page.get_by_role("button", name="Create invite")).to_be_disabled()  # until the page has loaded
+    websocket.release()
     local = page.locator('[data-testid="admin-user"][data-user="local"]')
     expect(local).to_contain_text("you")
 
@@ -71,7 +77,14 @@ def test_the_admin_invites_sets_limits_and_enters_a_key_that_never_comes_back(ap
 
 def test_the_account_page_makes_a_token_shows_it_once_and_revokes_it(app_server, context):
     page = context.new_page()
+    websocket = HeldWebsocket(page)
     page.goto(f"{app_server.url}/account")
+    websocket.wait_held()
+    # Until the page has loaded, nothing can be made: a token made earlier was shown, and the
+    # load then hid it for good (a token is shown only once).
+    expect(page.get_by_label("Token name")).to_be_disabled()
+    expect(page.get_by_role("button", name="Create token")).to_be_disabled()
+    websocket.release()
     page.get_by_label("Token name").fill("laptop script")
     page.get_by_role("button", name="Create token").click()
     token = page.get_by_test_id("new-token")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from urllib.parse import urlsplit
 
@@ -11,6 +10,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
+from tests.browser.held_websocket import HeldWebsocket
 from tests.fakes.tcp_proxy import TCPProxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.workers]
@@ -192,21 +192,11 @@ def test_stop_keeps_the_partial_answer(app_server, context, screenshot):
 
 def test_nothing_is_sent_before_the_page_has_loaded_and_an_empty_message_gets_a_notice(app_server, context):
     """Sent before the page's load (Reflex's on_load) had run, a message was handled first and
-    the load then cleared what it showed. The page's websocket is held here until the test lets
-    it through, so the page stays unloaded as long as the test looks."""
+    the load then cleared what it showed."""
     page = context.new_page()
-    held, gate = [], {"open": False}
-
-    def hold_server_frames(ws):
-        server = ws.connect_to_server()
-        server.on_message(lambda frame: ws.send(frame) if gate["open"] else held.append((ws, frame)))
-
-    page.route_web_socket(re.compile(r"/_event/"), hold_server_frames)
+    websocket = HeldWebsocket(page)
     page.goto(app_server.url)
-    deadline = time.monotonic() + 30
-    while not held:  # the websocket is open, and the server's answers wait
-        assert time.monotonic() < deadline, "the page opened no websocket"
-        page.wait_for_timeout(50)
+    websocket.wait_held()
     composer, send = page.locator('textarea[aria-label="Message"]'), page.locator('button[aria-label="Send"]')
     expect(composer).not_to_be_editable()
     expect(composer).to_have_attribute("placeholder", "Connecting…")
@@ -215,10 +205,7 @@ def test_nothing_is_sent_before_the_page_has_loaded_and_an_empty_message_gets_a_
     page.keyboard.type("   ")
     page.keyboard.press("Enter")
     expect(composer).to_have_value("")
-    while held:  # the frames in their order, then the rest as they come
-        ws, frame = held.pop(0)
-        ws.send(frame)
-    gate["open"] = True
+    websocket.release()
     expect(composer).to_be_editable(timeout=30_000)
     composer.fill("   ")
     send.click()
