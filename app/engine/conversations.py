@@ -16,7 +16,8 @@ from app.engine.history import ConversationSummary, History
 from app.engine.log import EventLog
 from app.engine.run_input import MAX_TITLE_CHARS, InputError, NotFound
 from app.engine.runner import Runner
-from app.engine.store import ConversationSettings, Store
+from app.engine.rows import ConversationSettings
+from app.engine.store import Store
 
 
 class Conversations:

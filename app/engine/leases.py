@@ -31,8 +31,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from app.engine.models import Run
+from app.engine.rows import RunRow
 from app.engine.states import CONTINUABLE_STATES, TERMINAL_STATES
-from app.engine.store import RunRow
 
 SOLO = "solo"
 GIVEN_BACK = 0.0  # a lease given back at shutdown: any worker may take the run at once

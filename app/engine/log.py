@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 from app.engine.events import Delta, End, LogEvent, PendingEvent, Status
 from app.engine.feed import RunFeed
 from app.engine.leases import held
-from app.engine.store import RunUpdate, Store
+from app.engine.rows import RunUpdate
+from app.engine.store import Store
 from app.engine.telemetry import Telemetry
 
 if TYPE_CHECKING:

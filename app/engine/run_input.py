@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from app.engine.providers import ProviderRegistry, UnknownModel
-from app.engine.store import ConversationSettings, RunParams
+from app.engine.rows import ConversationSettings, RunParams
 from app.settings import MAX_TEMPERATURE, Settings
 
 MAX_CLIENT_REQUEST_ID_CHARS = 200

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from app.engine.models import utcnow
 from app.engine.run_input import InputError
-from app.engine.store import RunRow, Store
+from app.engine.rows import RunRow
+from app.engine.store import Store
 from app.engine.telemetry import StreamWatch, Telemetry
 from app.engine.timeline import (
     MAX_BROWSER_TRACES_PER_RUN, BadClientEvents, check_browser_events, support_report, timeline,

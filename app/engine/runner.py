@@ -40,7 +40,8 @@ from app.engine.providers.base import ChatMessage, ChatRequest, Provider
 from app.engine.providers.registry import ProviderRegistry
 from app.engine.retry import GiveUp, RetryPolicy
 from app.engine.states import RunState, check_transition
-from app.engine.store import RunRow, Store
+from app.engine.rows import RunRow
+from app.engine.store import Store
 from app.engine.tokens import CapReached, estimate_tokens
 from app.engine.telemetry import Telemetry
 

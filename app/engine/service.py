@@ -45,9 +45,8 @@ from app.engine.run_input import (
 )
 from app.engine.runner import GateSettings, Runner, RunnerClock
 from app.engine.states import CONTINUABLE_STATES, RunState
-from app.engine.store import (
-    ConversationNotFound, ConversationSettings, MessageNotFound, NewRun, RunRow, Store,
-)
+from app.engine.rows import ConversationSettings, NewRun, RunRow
+from app.engine.store import ConversationNotFound, MessageNotFound, Store
 from app.engine.telemetry import Telemetry
 from app.engine.titles import question_title, suggest_title
 from app.engine.user_changes import check_user_changes

@@ -17,7 +17,7 @@ from app.engine.gate import CircuitBreaker, SlotQueue
 from app.engine.lifecycle_log import LifecycleLog
 from app.engine.metrics import Metrics, status_label
 from app.engine.states import RunState
-from app.engine.store import RunRow
+from app.engine.rows import RunRow
 
 Trace = Callable[[str, dict], None]  # (kind, data) → the run's server-side trace
 

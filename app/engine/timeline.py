@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from app import __version__
 from app.engine.errors import redact
-from app.engine.store import RunRow
+from app.engine.rows import RunRow
 
 # What a browser may report about its connection to a run's event stream.
 BROWSER_EVENT_KINDS = frozenset({"connected", "reconnect", "offline", "online", "gap", "fallback"})

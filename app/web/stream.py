@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from app.engine.service import ChatService
 from app.engine.sse import encode_event, encode_events, encode_retry
-from app.engine.store import RunRow
+from app.engine.rows import RunRow
 from app.web.access import actor_of
 from app.web.responses import HTTPProblem
 

@@ -10,7 +10,7 @@ from app.engine.log import REPLAY_FIRST_PAGE_EVENTS, REPLAY_PAGE_EVENTS
 from app.engine.providers.base import StreamEnd, TextDelta
 from app.engine.run_input import RunRequest
 from app.engine.service import ChatService
-from app.engine.store import RunUpdate
+from app.engine.rows import RunUpdate
 from tests.fakes.provider import ScriptedProvider
 
 TICK_S = 60.0

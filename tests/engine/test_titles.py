@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from app.engine.accounts import LOCAL
 from app.engine.db import open_database
-from app.engine.store import NewRun, RunParams, Store
+from app.engine.rows import NewRun, RunParams
+from app.engine.store import Store
 from app.engine.titles import clean_title
 
 PARAMS = RunParams(provider="demo", model="demo")
