@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
@@ -55,12 +56,15 @@ def _what_happened(page, run_id: str) -> str:
     """For a failed wait: the answer as the page shows it, and the run's timeline on the server
     (its events and the page's connection log; asked through the page's origin, so best effort
     when a test's proxy is down)."""
-    shown = page.evaluate(
-        """id => [...document.querySelectorAll('[data-testid="assistant-message"]')]
-             .filter(el => el.dataset.runId === id)
-             .map(el => ({state: el.dataset.runState, conn: el.dataset.connState, text: el.innerText.slice(-300)}))""",
-        run_id,
-    )
+    try:
+        shown = page.evaluate(
+            """id => [...document.querySelectorAll('[data-testid="assistant-message"]')]
+                 .filter(el => el.dataset.runId === id)
+                 .map(el => ({state: el.dataset.runState, conn: el.dataset.connState, text: el.innerText.slice(-300)}))""",
+            run_id,
+        )
+    except PlaywrightError as exc:
+        shown = f"(the page could not be read: {exc.message})"
     origin = urlsplit(page.url)
     try:
         timeline = httpx.get(f"{origin.scheme}://{origin.netloc}/api/runs/{run_id}/timeline", timeout=5).text[-4000:]
