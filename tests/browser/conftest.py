@@ -6,7 +6,8 @@ context. A test marked ``workers`` runs twice: ``[one]`` against that app (one p
 SQLite file) and ``[workers]`` against ``workers_app``: the same app with three granian
 workers on a Postgres database and the test redis-server, behind nginx running
 deploy/nginx/unbroken.conf (its ``url`` and ``port`` are nginx's), built from a copy of the
-checkout. Both apps live for the whole session.
+checkout. Both apps live for the whole session. ``team_app`` (password mode) is built per
+module that uses it, as one process and as three workers.
 """
 
 from __future__ import annotations
@@ -172,10 +173,12 @@ def workers_app(tmp_path_factory, fake_upstream, postgres_cluster, redis_server)
             app.stop()
 
 
-@pytest.fixture(scope="module")
-def team_app(tmp_path_factory):
+@pytest.fixture(scope="module", params=["one", "workers"])
+def team_app(request, tmp_path_factory):
     """A second app in password mode (tests/browser/team_app.py), from a copy of the checkout
-    with its own build, fake upstream and database; one per test module that uses it."""
+    with its own build, fake upstream and database; one per test module that uses it, twice:
+    ``[one]`` one process on a SQLite file, ``[workers]`` three granian workers on a Postgres
+    database of its own and the test redis-server (a Redis database other than workers_app's)."""
     directory = tmp_path_factory.mktemp("team")
     (checkout := directory / "checkout").mkdir()
     (data := directory / "data").mkdir()
@@ -184,10 +187,14 @@ def team_app(tmp_path_factory):
         copy_checkout(ROOT, checkout)
         key, nginx_port = canary_key(), free_port()
         env = team_env(dict(os.environ), data, upstream, FAKE_MODEL, nginx_port, key)
+        if request.param == "workers":
+            redis_url = request.getfixturevalue("redis_server").url.removesuffix("/0") + "/1"
+            env.update(DATABASE_URL=request.getfixturevalue("postgres_cluster").new_database(),
+                       REDIS_URL=redis_url, GRANIAN_WORKERS=str(WORKERS))
         app = RunningApp(int(env["PORT"]), env, data / "app.log", cwd=checkout)
         try:
             app.start()
-            yield TeamApp(app, upstream, checkout, data / "unbroken.db", key, nginx_port, time.monotonic() - started)
+            yield TeamApp(app, upstream, checkout, env["DATABASE_URL"], key, nginx_port, time.monotonic() - started)
         finally:
             app.stop()
 

@@ -8,7 +8,8 @@ ignored ones: the same files a commit of the working tree would hold) with its o
 the copy links the checkout's ``.venv`` and ``.tools``, and the frontend packages come from
 bun's cache. ``TeamApp.build_s`` is the time from the copy to the first healthy answer.
 
-The team app has its own fake upstream, its own SQLite file and log, an ``OPENAI_API_KEY``
+The team app has its own fake upstream, its own database (a SQLite file; a Postgres database
+when it runs as three workers) and log, an ``OPENAI_API_KEY``
 that is a canary (``sk-CANARY-…``: a test checks it never leaves the server) and
 ``UNBROKEN_ALLOWED_ORIGINS`` naming the nginx port picked up front (``nginx_port``).
 """
@@ -19,9 +20,12 @@ import dataclasses
 import os
 import secrets
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import psycopg
 
 from tests.fakes.server import free_port
 from tests.fakes.upstream import FakeUpstream
@@ -57,7 +61,7 @@ class TeamApp:
     app: RunningApp
     upstream: FakeUpstream
     checkout: Path  # the copy the app runs from (its .web holds the built frontend)
-    database: Path
+    database_url: str
     canary_key: str
     nginx_port: int  # free when the app started; named in UNBROKEN_ALLOWED_ORIGINS
     build_s: float
@@ -76,6 +80,18 @@ class TeamApp:
 
     def built_frontend(self) -> list[Path]:
         return sorted(p for p in (self.checkout / ".web" / "build" / "client").rglob("*") if p.is_file())
+
+    def database_rows(self) -> str:
+        """Every row of every table, as text (read-only)."""
+        if self.database_url.startswith("sqlite:///"):
+            path = self.database_url.removeprefix("sqlite:///")
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                return "\n".join(db.iterdump())
+        with psycopg.connect(self.database_url.replace("+psycopg", "", 1), autocommit=True) as db:
+            tables = [row[0] for row in db.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
+            return "\n".join(f"{table}: {row!r}" for table in tables
+                             for row in db.execute(f'SELECT * FROM "{table}"'))
 
 
 def without_app_settings(base: dict[str, str]) -> dict[str, str]:

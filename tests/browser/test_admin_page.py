@@ -1,6 +1,7 @@
-"""/admin and /account in headless Chromium. The session's app runs without authentication,
-where the one (local) user is an admin. A key typed on the admin page must reach the server
-and never come back: not in the page, not in any websocket frame the browser receives."""
+"""/admin and /account in headless Chromium, against one process and three workers. The
+session's apps run without authentication, where the one (local) user is an admin. A key
+typed on the admin page must reach the server and never come back: not in the page, not in
+any websocket frame the browser receives."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.browser.held_websocket import HeldWebsocket
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.workers]
 
 SECRET = "sk-typed-on-the-admin-page-4f9a1c"
 

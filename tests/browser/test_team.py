@@ -15,7 +15,6 @@ import dataclasses
 import json
 import os
 import socket
-import sqlite3
 
 import httpx
 import pytest
@@ -276,11 +275,6 @@ def test_another_origin_is_refused_even_with_a_valid_session_and_gets_no_cors(te
     assert len(team_app.upstream.calls) == calls
 
 
-def _rows(database) -> str:
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        return "\n".join(db.iterdump())
-
-
 def test_the_provider_key_echoed_by_the_upstream_reaches_nothing_the_server_gives_out(team_app, team, new_context):
     canary = team_app.canary_key
     team_app.upstream.set_script(Answer(status=401, echo_key_in_401=True))
@@ -324,7 +318,9 @@ def test_the_provider_key_echoed_by_the_upstream_reaches_nothing_the_server_give
     seen += [path.read_bytes().decode(errors="replace") for path in team_app.built_frontend()]
     assert run_id in team_app.app.log(), "the run's lifecycle lines are in the log read here"
     seen.append(team_app.app.log())
-    seen.append(_rows(team_app.database))
+    rows = team_app.database_rows()
+    assert run_id in rows, "the database's rows are read here"
+    seen.append(rows)
     leaks = [text[max(0, text.find(canary) - 200):text.find(canary) + 50] for text in seen if canary in text]
     assert not leaks, leaks
     assert "sk-CANARY" not in "".join(seen)
