@@ -271,6 +271,8 @@ def _message(message: MessageItem) -> rx.Component:
 def _composer() -> rx.Component:
     # Until the page has loaded its state (Reflex's on_load), a message cannot be typed or sent:
     # sent earlier, it was handled before the load, which then reset what it had set (its notice).
+    # Read-only rather than page_frame.once_loaded's disabled fieldset: the composer keeps the
+    # cursor it is given when the page opens.
     ready = rx.State.is_hydrated
     return rx.form(
         rx.el.textarea(

@@ -188,9 +188,9 @@ def team_app(request, tmp_path_factory):
         key, nginx_port = canary_key(), free_port()
         env = team_env(dict(os.environ), data, upstream, FAKE_MODEL, nginx_port, key)
         if request.param == "workers":
-            redis_url = request.getfixturevalue("redis_server").url.removesuffix("/0") + "/1"
             env.update(DATABASE_URL=request.getfixturevalue("postgres_cluster").new_database(),
-                       REDIS_URL=redis_url, GRANIAN_WORKERS=str(WORKERS))
+                       REDIS_URL=request.getfixturevalue("redis_server").database_url(1),
+                       GRANIAN_WORKERS=str(WORKERS))
         app = RunningApp(int(env["PORT"]), env, data / "app.log", cwd=checkout)
         try:
             app.start()

@@ -30,7 +30,12 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.database_url(0)
+
+    def database_url(self, database: int) -> str:
+        """The URL of one of the server's numbered databases (their keys are apart; pub/sub
+        channels are shared by all)."""
+        return f"redis://127.0.0.1:{self.port}/{database}"
 
     @property
     def pid(self) -> int:
