@@ -1,5 +1,5 @@
-"""Quick versions of the benchmark's M1, M4 and M5 (``python -m bench`` runs the full ones):
-loose bounds, set from measured numbers, so that a 2× regression fails.
+"""Quick checks of what the benchmark's M1, M4 and M5 measure (``python -m bench`` runs the
+full ones): loose bounds, set from measured numbers, so that a 2× regression fails.
 
 They use the benchmark's own pieces: the lean fake upstream and the API app in child
 processes, and the raw asyncio client. Every ratio is against a baseline measured in the
@@ -7,6 +7,9 @@ same test, because the machine is shared and noisy.
 """
 
 from __future__ import annotations
+
+import json
+import time
 
 import pytest
 
@@ -23,16 +26,27 @@ def servers(tmp_path_factory):
             yield upstream, app, database
 
 
-async def test_relay_delivers_a_fair_share_of_the_upstreams_token_rate(servers):
-    upstream, app, _database = servers
-    direct, relayed = [], []
+def reference_cpu_s(tokens: int) -> float:
+    """This process's CPU time for a yardstick of per-token Python work: one small event to
+    JSON and back per token. The app's cost is counted in it, so a faster or slower machine
+    moves both alike."""
+    started = time.process_time()
+    for seq in range(tokens):
+        json.loads(json.dumps({"seq": seq, "text": " token"}))
+    return time.process_time() - started
+
+
+async def test_relaying_a_token_costs_a_bounded_share_of_cpu_time(servers):
+    _upstream, app, _database = servers
+    cpu_before = procs.cpu_seconds(app.pid)
     for _ in range(5):
-        direct.append(tokens_per_s(await many(client.read_direct, upstream.port, 1, 5000, 0, "qd"), 5000))
-        relayed.append(tokens_per_s(await many(client.read_through_app, app.port, 1, 5000, 0, "qa"), 5000))
-    # Measured on 2 shared cores: the app relays a steady ~33k tokens/s, the fake alone streams
-    # 180k–300k (its speed is the noisy part), so the ratio of medians was 0.14–0.19. The app's
-    # per-token work is the limit (bench/README.md); a 2× slower relay lands at 0.07–0.10.
-    assert median(relayed) / median(direct) >= 0.09
+        tokens_per_s(await many(client.read_through_app, app.port, 1, 5000, 0, "qa"), 5000)  # all 5000 arrived
+    app_cpu_s = procs.cpu_seconds(app.pid) - cpu_before
+    # CPU time, not tokens per second against the fake's own speed: on shared cores the fake's
+    # rate swung between 180k and 380k tokens/s from one machine to the next, and that ratio
+    # with it. Measured: the app's CPU for 25,000 tokens (0.8 s) was 11.7–12.6 times the
+    # yardstick's for as many; the relay's rate is the benchmark's M1. A 2× costlier relay fails.
+    assert app_cpu_s / reference_cpu_s(25_000) <= 22
 
 
 async def test_log_commits_do_not_grow_with_streams_and_storage_is_linear(servers):
