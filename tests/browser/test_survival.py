@@ -14,7 +14,7 @@ from tests.fakes.tcp_proxy import TCPProxy
 from tests.fakes.upstream import Answer
 from tests.sse_client import read_events
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.workers]
 
 
 def text_of(answer) -> str:
@@ -38,12 +38,10 @@ def stop_in_the_second_of_two_tabs(context, url: str, question: str):
     return answer_one, answer_two
 
 
-@pytest.mark.workers
 def test_two_tabs_show_the_same_answer_and_stop_in_one_stops_both(app_server, context):
     stop_in_the_second_of_two_tabs(context, app_server.url, "Two tabs, one answer?")
 
 
-@pytest.mark.workers
 def test_a_double_click_on_send_starts_one_answer(app_server, context):
     page = context.new_page()
     page.goto(app_server.url)
@@ -58,7 +56,6 @@ def test_a_double_click_on_send_starts_one_answer(app_server, context):
     assert fresh.locator('[data-testid="user-message"]').count() == 1
 
 
-@pytest.mark.workers
 def test_a_reload_shows_the_text_so_far_at_once(app_server, context):
     page = context.new_page()
     answer = ask(page, app_server.url, "Reload me in the middle")
@@ -84,7 +81,6 @@ def test_a_failed_answer_says_why(app_server, fake_upstream, context, screenshot
 
 
 @pytest.mark.parametrize("auto_continue", ["on", "off"])
-@pytest.mark.workers
 def test_after_kill_9_the_answer_is_interrupted_then_continues(app_server, context, screenshot, auto_continue):
     page = context.new_page()
     answer = ask(page, app_server.url, f"Survive a kill -9 (auto-continue {auto_continue})")
