@@ -47,8 +47,9 @@ LIMITS: dict[str, str] = {
                 "workers, Postgres, nginx, Redis, the fake, the client), the workers spend 1.0–1.4× one worker's "
                 "CPU per token (a reader on another worker than the run's owner gets its events through Redis), "
                 "and a token passes more processes taking turns on 2 cores; not profiled further. Runs with "
-                "10-stream steps gave 1.0×, 1.67× and 1.75× (others, with steps of 20, up to 3×): the rest of the "
-                "machine's work (`other`) decides steps either way. 2× needs cores for the added workers.",
+                "10-stream steps gave 1.0×, 1.33×, 1.67× and 1.75× (others, with steps of 20, up to 3×), and on a "
+                "later machine of the same kind 2.50× twice (40 → 100 streams): the rest of the machine's work "
+                "(`other`) decides steps either way. 2× needs cores for the added workers.",
     "M5": "reading 10k rows through SQLAlchemy and building a LogEvent per row takes ~15–20 ms in the worker "
           "thread before the events are encoded (2 ms); the first page of a resume is short, so M5/resume is met.",
     "M4": "the commit rate falls at 200 streams because each commit then takes ~100–200 ms, not because "
