@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 import argon2
 import sqlalchemy
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -35,6 +35,7 @@ MAX_PASSWORD_CHARS = 1024
 INVITE_DAYS = 7
 SIGNUP_KEY = "signup"
 API_TOKEN_PREFIX = "ubk_"
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # how exactly a token's last use is kept
 _HASHER = argon2.PasswordHasher()  # argon2id with the library's current parameters
 _DUMMY_HASH = _HASHER.hash("a password nobody has")  # verify against it when the name is unknown
 
@@ -232,13 +233,20 @@ class Accounts:
             return TokenRow(row.id, row.name, row.created_at, None), token
 
     def token_user(self, token: str) -> Actor | None:
-        hashed = digest(token)
-        actor = self._actor(select(User).join(ApiToken, ApiToken.user_id == User.id)
-                            .where(ApiToken.token_hash == hashed))
-        if actor is not None:
+        """The token's user. Its ``last_used_at`` is written when it is older than
+        ``TOKEN_USE_RESOLUTION``: a script's every request would otherwise be a write."""
+        hashed, now = digest(token), utcnow()
+        stale = or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOKEN_USE_RESOLUTION)
+        with Session(self.engine) as session:
+            found = session.execute(select(User, stale).join(ApiToken, ApiToken.user_id == User.id)
+                                    .where(ApiToken.token_hash == hashed)).first()
+            if found is None or found[0].disabled:
+                return None
+            user, use_is_stale = found
+            actor = Actor(user.id, user.name, user.is_admin)
+        if use_is_stale:
             with self.engine.begin() as connection:
-                connection.execute(update(ApiToken).where(ApiToken.token_hash == hashed)
-                                    .values(last_used_at=utcnow()))
+                connection.execute(update(ApiToken).where(ApiToken.token_hash == hashed).values(last_used_at=now))
         return actor
 
     def tokens(self, actor: Actor) -> list[TokenRow]:
